@@ -1,0 +1,78 @@
+/* Daemon configuration: one option table read with libconfig, with defaults. */
+#ifndef WSH_CONTROL_CONFIG_H
+#define WSH_CONTROL_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct config_listener {
+	char		*address;	/* "127.0.0.1", "::1", "0.0.0.0", "::" */
+	int		 port;
+	int		 backlog;
+	int		 reuseport;
+	int		 line;		/* line in the file, for messages */
+};
+
+struct config_route {
+	char		*path;		/* "/echo", or a prefix such as "/ws/" */
+	int		 prefix;	/* path ended in "/" and '*' (stored
+					   without the '*') */
+	char		*handler;	/* "echo", "broadcast", "pubsub" */
+	char		**protocols;	/* subprotocols offered, NULL-terminated;
+					   never NULL, empty when none */
+	int		 allow_publish;	/* clients may publish (pubsub) */
+	int		 line;
+};
+
+struct config {
+	char		*file;
+
+	int		 log_level;		/* LOG_ERR .. LOG_DEBUG */
+	uint64_t	 max_connections;
+	uint64_t	 max_header_size;	/* bytes of an HTTP request head */
+	uint64_t	 max_headers;		/* header fields in a request */
+	uint64_t	 max_frame_size;	/* payload bytes of one frame */
+	uint64_t	 max_message_size;	/* bytes of one assembled message */
+	uint64_t	 send_buffer_limit;	/* queued bytes per connection */
+	double		 handshake_timeout;	/* seconds */
+	double		 idle_timeout;		/* seconds, 0 = none */
+	double		 ping_interval;		/* seconds, 0 = none */
+	double		 shutdown_timeout;	/* seconds */
+	char		*connection_id_header;	/* response header carrying the id */
+
+	struct config_listener *listeners;
+	size_t		 nlisteners;
+	struct config_route *routes;
+	size_t		 nroutes;
+};
+
+/*
+ * Read and validate |file|. On success returns 0 and stores a new config in
+ * |*out|. On failure returns -1 and stores in |*cause| a malloc'd message
+ * "FILE:LINE: problem" (line omitted when unknown), which the caller frees.
+ */
+int	config_load(const char *file, struct config **out, char **cause);
+
+/* A config holding only the defaults (no listeners, no routes). */
+struct config *config_defaults(void);
+
+/* Free |cfg| and everything it owns; config_free(NULL) does nothing. */
+void	config_free(struct config *cfg);
+
+/*
+ * Print every option with its type, default and description, one per line,
+ * from the option table (used by `wshubd --help-config` and the man page).
+ */
+void	config_print_options(FILE *fp);
+
+/*
+ * The syslog priority (LOG_ERR .. LOG_DEBUG) named |name| ("error",
+ * "warning", "notice", "info", "debug"), or -1 when there is none.
+ */
+int	config_log_level_parse(const char *name);
+
+/* The name of syslog priority |level|, or NULL when it has none. */
+const char *config_log_level_name(int level);
+
+#endif

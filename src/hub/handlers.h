@@ -1,0 +1,40 @@
+/* The handler registry: what a route does with its WebSocket connections. */
+#ifndef WSH_HUB_HANDLERS_H
+#define WSH_HUB_HANDLERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct conn;
+struct route;
+struct http_request;
+
+/*
+ * A handler gets the events of every connection on its routes, like the
+ * seed's WebSocketHandler: open after the 101 response is queued, each
+ * complete message, and close once when the connection goes away (for any
+ * reason). Per-connection state hangs off conn->hdata; per-route state off
+ * route->hstate.
+ */
+struct handler {
+	const char	*name;
+	/* Route set-up and teardown; may be NULL. */
+	int		(*route_init)(struct route *r, char **cause);
+	void		(*route_free)(struct route *r);
+	/*
+	 * Decide on a handshake before it is answered: return 0 to accept, or
+	 * an HTTP status (and a static |*reason|) to refuse. May be NULL.
+	 */
+	int		(*check)(struct route *r, const struct http_request *req,
+			    const char **reason);
+	/* Return 0, or -1 to close the connection (1011). May be NULL. */
+	int		(*open)(struct conn *c, const struct http_request *req);
+	void		(*message)(struct conn *c, unsigned opcode, uint8_t *data,
+			    size_t len);
+	void		(*close)(struct conn *c);
+};
+
+/* The handler named |name|, or NULL. */
+const struct handler *handler_find(const char *name);
+
+#endif

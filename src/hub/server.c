@@ -1,0 +1,414 @@
+/* One event loop's state: listeners, routes, connections, timers, flush list. */
+#include "autoconf.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <openssl/rand.h>
+
+#include "control/config.h"
+#include "hub/handlers.h"
+#include "hub/server.h"
+#include "proto/frame.h"
+#include "transport/conn.h"
+#include "transport/listener.h"
+#include "util/log.h"
+#include "util/msg.h"
+
+/* How long accepting stays paused after running out of descriptors. */
+#define SERVER_ACCEPT_RETRY_MS	100
+
+uint32_t
+server_ticks(double seconds)
+{
+	if (seconds <= 0)
+		return 0;
+	return (uint32_t)ceil(seconds * 1000.0 / SERVER_TICK_MS);
+}
+
+uint64_t
+server_next_id(struct server *srv)
+{
+	/*
+	 * The low 40 bits count connections; the high 24 are random per
+	 * process, so ids from a restarted or another node rarely collide.
+	 */
+	uint64_t id = srv->id_base | (srv->id_next++ & 0xffffffffffULL);
+
+	return id != 0 ? id : server_next_id(srv);
+}
+
+void
+server_timer_set(struct server *srv, struct conn *c, uint32_t when)
+{
+	/* A deadline past the wheel's horizon is re-checked when its slot comes. */
+	if (when - srv->tick >= SERVER_WHEEL_SLOTS)
+		when = srv->tick + SERVER_WHEEL_SLOTS - 1;
+	if (when == srv->tick)
+		when++;
+	if (c->wheel_link.le_prev != NULL)
+		LIST_REMOVE(c, wheel_link);
+	c->deadline = when;
+	LIST_INSERT_HEAD(&srv->wheel[when % SERVER_WHEEL_SLOTS], c, wheel_link);
+}
+
+static void
+server_on_tick(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct conn_list due;
+	struct conn *c;
+
+	srv->tick++;
+	/*
+	 * Move the slot aside first: conn_timer() may reschedule a conn into
+	 * this same slot (one turn later), which must not loop forever.
+	 */
+	LIST_INIT(&due);
+	while ((c = LIST_FIRST(&srv->wheel[srv->tick % SERVER_WHEEL_SLOTS]))) {
+		LIST_REMOVE(c, wheel_link);
+		LIST_INSERT_HEAD(&due, c, wheel_link);
+	}
+	while ((c = LIST_FIRST(&due)) != NULL) {
+		LIST_REMOVE(c, wheel_link);
+		c->wheel_link.le_prev = NULL;
+		if (c->deadline != srv->tick)
+			server_timer_set(srv, c, c->deadline);
+		else
+			conn_timer(c);
+	}
+}
+
+void
+server_want_flush(struct server *srv, struct conn *c)
+{
+	if (c->flags & CONN_F_FLUSH)
+		return;
+	c->flags |= CONN_F_FLUSH;
+	c->flush_next = srv->flush_head;
+	srv->flush_head = c;
+}
+
+/*
+ * The write pass that runs once per loop turn, after every callback: all
+ * messages queued for a connection during the turn go out in one writev().
+ * Dead connections are freed here, when no callback can hold them.
+ */
+static void
+server_flush(struct server *srv)
+{
+	struct conn *c;
+
+	while ((c = srv->flush_head) != NULL) {
+		srv->flush_head = c->flush_next;
+		c->flags &= ~CONN_F_FLUSH;
+		conn_flush(c);
+	}
+	while ((c = TAILQ_FIRST(&srv->dead)) != NULL) {
+		TAILQ_REMOVE(&srv->dead, c, route_link);
+		conn_free(c);
+	}
+	if (srv->stopping && srv->nconns == 0)
+		srv->done = 1;
+}
+
+void
+server_pause_accept(struct server *srv, int retry)
+{
+	if (!srv->accept_paused) {
+		for (size_t i = 0; i < srv->nlisteners; i++)
+			listener_disable(srv->listeners[i]);
+		srv->accept_paused = 1;
+		if (!retry)
+			log_notice("max_connections (%" PRIu64 ") reached; "
+			    "accepting paused", srv->cfg->max_connections);
+	}
+	if (retry) {
+		struct timeval tv = { 0, SERVER_ACCEPT_RETRY_MS * 1000 };
+
+		evtimer_add(&srv->accept_retry_ev, &tv);
+	}
+}
+
+static void
+server_resume_accept(struct server *srv)
+{
+	if (!srv->accept_paused || srv->stopping)
+		return;
+	for (size_t i = 0; i < srv->nlisteners; i++)
+		listener_enable(srv->listeners[i]);
+	srv->accept_paused = 0;
+}
+
+static void
+server_on_accept_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	if (srv->nconns < srv->cfg->max_connections)
+		server_resume_accept(srv);
+}
+
+void
+server_conn_gone(struct server *srv)
+{
+	if (srv->accept_paused && srv->nconns < srv->cfg->max_connections &&
+	    !evtimer_pending(&srv->accept_retry_ev, NULL))
+		server_resume_accept(srv);
+}
+
+struct route *
+server_route_match(struct server *srv, const char *path, size_t len)
+{
+	struct route *best = NULL;
+	size_t bestlen = 0;
+
+	for (size_t i = 0; i < srv->nroutes; i++) {
+		struct route *r = &srv->routes[i];
+		size_t plen = strlen(r->cfg->path);
+
+		if (!r->cfg->prefix) {
+			if (plen == len && memcmp(path, r->cfg->path, len) == 0)
+				return r;
+		} else if (len > plen && memcmp(path, r->cfg->path, plen) == 0 &&
+		    plen > bestlen) {
+			/* The longest matching prefix wins. */
+			best = r;
+			bestlen = plen;
+		}
+	}
+	return best;
+}
+
+int
+server_send_one(struct server *srv, uint64_t id, unsigned opcode,
+    const void *data, size_t len)
+{
+	struct conn *c = idmap_get(&srv->conns, id);
+
+	if (c == NULL || c->state != CONN_WS)
+		return -1;
+	return conn_send_frame(c, opcode, data, len);
+}
+
+size_t
+route_send_all(struct route *r, struct msg *m)
+{
+	struct conn *c;
+	size_t n = 0;
+
+	TAILQ_FOREACH(c, &r->conns, route_link)
+		if (conn_send(c, m) == 0)
+			n++;
+	r->srv->stats.msgs_out += n;
+	return n;
+}
+
+static void
+server_on_stop_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct conn *c;
+
+	log_notice("shutdown grace period over; closing %zu connection(s)",
+	    srv->nconns);
+	for (size_t i = 0; srv->conns.slots != NULL && i <= srv->conns.mask; i++)
+		while (srv->conns.slots[i].key != 0) {
+			c = srv->conns.slots[i].val;
+			conn_destroy(c, "shutdown");
+		}
+	srv->done = 1;
+}
+
+void
+server_stop(struct server *srv, double grace)
+{
+	struct timeval tv;
+	struct conn **all;
+	size_t n = 0;
+
+	if (srv->stopping)
+		return;
+	srv->stopping = 1;
+	log_notice("shutting down: %zu connection(s), grace %.1fs",
+	    srv->nconns, grace);
+	for (size_t i = 0; i < srv->nlisteners; i++)
+		listener_disable(srv->listeners[i]);
+	/* Collect first: closing may change the id map under the loop. */
+	if ((all = calloc(srv->nconns + 1, sizeof(*all))) != NULL) {
+		for (size_t i = 0; srv->conns.slots != NULL &&
+		    i <= srv->conns.mask; i++)
+			if (srv->conns.slots[i].key != 0)
+				all[n++] = srv->conns.slots[i].val;
+		for (size_t i = 0; i < n; i++) {
+			if (all[i]->state == CONN_WS)
+				conn_close(all[i], WS_CLOSE_GOING_AWAY,
+				    "server shutting down");
+			else if (all[i]->state == CONN_HTTP)
+				conn_destroy(all[i], "shutdown");
+		}
+		free(all);
+	}
+	tv.tv_sec = (time_t)grace;
+	tv.tv_usec = (suseconds_t)((grace - (double)tv.tv_sec) * 1e6);
+	evtimer_assign(&srv->stop_ev, srv->base, server_on_stop_timer, srv);
+	evtimer_add(&srv->stop_ev, &tv);
+	if (srv->nconns == 0)
+		srv->done = 1;
+}
+
+static void
+server_on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *srv = arg;
+
+	log_notice("received %s", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+	server_stop(srv, srv->cfg->shutdown_timeout);
+}
+
+int
+server_run(struct server *srv)
+{
+	/*
+	 * Like Redis's beforeSleep: run every ready callback once, then write
+	 * everything they queued, then wait again.
+	 */
+	while (!srv->done) {
+		if (event_base_loop(srv->base, EVLOOP_ONCE) == -1)
+			return -1;
+		server_flush(srv);
+	}
+	return 0;
+}
+
+static int
+server_routes_init(struct server *srv, char **cause)
+{
+	struct config *cfg = srv->cfg;
+
+	if ((srv->routes = calloc(cfg->nroutes, sizeof(*srv->routes))) == NULL)
+		return -1;
+	for (size_t i = 0; i < cfg->nroutes; i++) {
+		struct route *r = &srv->routes[i];
+
+		r->srv = srv;
+		r->cfg = &cfg->routes[i];
+		TAILQ_INIT(&r->conns);
+		if ((r->handler = handler_find(r->cfg->handler)) == NULL) {
+			if (asprintf(cause, "route %s: unknown handler '%s'",
+			    r->cfg->path, r->cfg->handler) == -1)
+				*cause = NULL;
+			return -1;
+		}
+		srv->nroutes++;
+		if (r->handler->route_init != NULL &&
+		    r->handler->route_init(r, cause) == -1) {
+			srv->nroutes--;
+			return -1;
+		}
+	}
+	return 0;
+}
+
+struct server *
+server_new(struct event_base *base, struct config *cfg, char **cause)
+{
+	static const int sigs[] = { SIGTERM, SIGINT };
+	struct server *srv;
+	struct timeval tick = { 0, SERVER_TICK_MS * 1000 };
+	uint32_t rnd = 0;
+
+	*cause = NULL;
+	if ((srv = calloc(1, sizeof(*srv))) == NULL)
+		goto oom;
+	srv->base = base;
+	srv->cfg = cfg;
+	idmap_init(&srv->conns);
+	channel_index_init(&srv->channels);
+	TAILQ_INIT(&srv->dead);
+	for (size_t i = 0; i < SERVER_WHEEL_SLOTS; i++)
+		LIST_INIT(&srv->wheel[i]);
+	if (RAND_bytes((unsigned char *)&rnd, sizeof(rnd)) != 1)
+		rnd = (uint32_t)getpid() ^ (uint32_t)time(NULL);
+	srv->id_base = (uint64_t)(rnd & 0xffffff) << 40;
+	srv->id_next = 1;
+	if ((srv->rbuf = malloc(SERVER_READ_BUF)) == NULL)
+		goto oom;
+	if (server_routes_init(srv, cause) == -1)
+		goto fail;
+	srv->listeners = calloc(cfg->nlisteners, sizeof(*srv->listeners));
+	if (srv->listeners == NULL)
+		goto oom;
+	for (size_t i = 0; i < cfg->nlisteners; i++) {
+		struct listener *l = listener_new(srv, &cfg->listeners[i], cause);
+
+		if (l == NULL)
+			goto fail;
+		srv->listeners[srv->nlisteners++] = l;
+		log_notice("listening on %s", l->name);
+	}
+	for (size_t i = 0; i < srv->nlisteners; i++)
+		listener_enable(srv->listeners[i]);
+	evtimer_assign(&srv->accept_retry_ev, base, server_on_accept_retry, srv);
+	event_assign(&srv->tick_ev, base, -1, EV_PERSIST, server_on_tick, srv);
+	event_add(&srv->tick_ev, &tick);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		srv->sig_evs[i] = evsignal_new(base, sigs[i], server_on_signal, srv);
+		if (srv->sig_evs[i] == NULL)
+			goto oom;
+		evsignal_add(srv->sig_evs[i], NULL);
+	}
+	return srv;
+oom:
+	if (*cause == NULL)
+		*cause = strdup("out of memory");
+fail:
+	server_free(srv);
+	return NULL;
+}
+
+void
+server_free(struct server *srv)
+{
+	struct conn *c;
+
+	if (srv == NULL)
+		return;
+	for (size_t i = 0; srv->conns.slots != NULL && i <= srv->conns.mask; i++)
+		while (srv->conns.slots[i].key != 0) {
+			c = srv->conns.slots[i].val;
+			conn_destroy(c, "exit");
+		}
+	while ((c = TAILQ_FIRST(&srv->dead)) != NULL) {
+		TAILQ_REMOVE(&srv->dead, c, route_link);
+		conn_free(c);
+	}
+	for (size_t i = 0; i < srv->nlisteners; i++)
+		listener_free(srv->listeners[i]);
+	free(srv->listeners);
+	for (size_t i = 0; i < srv->nroutes; i++)
+		if (srv->routes[i].handler->route_free != NULL)
+			srv->routes[i].handler->route_free(&srv->routes[i]);
+	free(srv->routes);
+	for (size_t i = 0; i < sizeof(srv->sig_evs) / sizeof(srv->sig_evs[0]); i++)
+		if (srv->sig_evs[i] != NULL)
+			event_free(srv->sig_evs[i]);
+	if (event_initialized(&srv->tick_ev))
+		event_del(&srv->tick_ev);
+	if (event_initialized(&srv->accept_retry_ev))
+		event_del(&srv->accept_retry_ev);
+	if (event_initialized(&srv->stop_ev))
+		event_del(&srv->stop_ev);
+	idmap_clear(&srv->conns);
+	channel_index_clear(&srv->channels);
+	free(srv->rbuf);
+	free(srv);
+}

@@ -1,0 +1,726 @@
+/* One client connection: socket, HTTP/1.1 head, WebSocket session, output queue. */
+#include "autoconf.h"
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "control/config.h"
+#include "hub/handlers.h"
+#include "hub/server.h"
+#include "proto/handshake.h"
+#include "proto/http1.h"
+#include "transport/conn.h"
+#include "util/log.h"
+#include "util/msg.h"
+
+/* Messages written by one writev(); well under IOV_MAX. */
+#define CONN_IOV_BATCH		128
+/* First size of the output ring; it doubles as needed. */
+#define CONN_OQ_MIN		8
+
+static void	conn_on_event(evutil_socket_t, short, void *);
+static int	conn_ws_on_message(void *, unsigned, uint8_t *, size_t);
+static void	conn_ws_on_close(void *, uint16_t, const char *, size_t);
+static void	conn_ws_send_control(void *, unsigned, const uint8_t *, size_t);
+
+static const struct ws_session_callbacks conn_ws_callbacks = {
+	.on_message = conn_ws_on_message,
+	.on_close = conn_ws_on_close,
+	.send_control = conn_ws_send_control,
+};
+
+static void
+conn_set_events(struct conn *c, short what)
+{
+	event_del(&c->ev);
+	event_assign(&c->ev, c->srv->base, c->fd, what | EV_PERSIST,
+	    conn_on_event, c);
+	event_add(&c->ev, NULL);
+}
+
+struct conn *
+conn_new(struct server *srv, int fd)
+{
+	struct conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		close(fd);
+		return NULL;
+	}
+	c->srv = srv;
+	c->fd = fd;
+	c->state = CONN_HTTP;
+	c->id = server_next_id(srv);
+	c->born = c->last_rx = srv->tick;
+	if (idmap_put(&srv->conns, c->id, c) == -1) {
+		close(fd);
+		free(c);
+		return NULL;
+	}
+	srv->nconns++;
+	event_assign(&c->ev, srv->base, fd, EV_READ | EV_PERSIST, conn_on_event,
+	    c);
+	event_add(&c->ev, NULL);
+	server_timer_set(srv, c,
+	    srv->tick + server_ticks(srv->cfg->handshake_timeout));
+	return c;
+}
+
+void
+conn_free(struct conn *c)
+{
+	free(c);
+}
+
+const char *
+conn_peer(const struct conn *c, char *buf, size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+	unsigned port = 0;
+
+	snprintf(buf, len, "?");
+	if (getpeername(c->fd, (struct sockaddr *)&ss, &sl) == -1)
+		return buf;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		port = ntohs(sin->sin_port);
+		snprintf(buf, len, "%s:%u", host, port);
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		port = ntohs(sin6->sin6_port);
+		snprintf(buf, len, "[%s]:%u", host, port);
+	}
+	return buf;
+}
+
+/* Queue |m| regardless of limits: control frames and responses. */
+static int
+conn_queue(struct conn *c, struct msg *m)
+{
+	if (c->state >= CONN_LINGER)
+		return -1;
+	if (c->oq_count == c->oq_cap) {
+		uint32_t ncap = c->oq_cap ? c->oq_cap * 2 : CONN_OQ_MIN;
+		struct msg **nq;
+
+		if ((nq = malloc(ncap * sizeof(*nq))) == NULL)
+			return -1;
+		/* Unroll the ring into the new array, oldest first. */
+		for (uint32_t i = 0; i < c->oq_count; i++)
+			nq[i] = c->oq[(c->oq_head + i) & (c->oq_cap - 1)];
+		free(c->oq);
+		c->oq = nq;
+		c->oq_head = 0;
+		c->oq_cap = ncap;
+	}
+	c->oq[(c->oq_head + c->oq_count) & (c->oq_cap - 1)] = msg_ref(m);
+	c->oq_count++;
+	c->out_bytes += m->len;
+	if ((c->flags & CONN_F_WRITE_WAIT) == 0)
+		server_want_flush(c->srv, c);
+	return 0;
+}
+
+int
+conn_send(struct conn *c, struct msg *m)
+{
+	if (c->state != CONN_WS)
+		return -1;
+	if (c->out_bytes + m->len > c->srv->cfg->send_buffer_limit &&
+	    c->out_bytes > 0) {
+		/* Only mark it: we may be inside a loop over a route's list. */
+		c->flags |= CONN_F_SLOW;
+		server_want_flush(c->srv, c);
+		return -1;
+	}
+	c->msgs_out++;
+	return conn_queue(c, m);
+}
+
+int
+conn_send_frame(struct conn *c, unsigned opcode, const void *data, size_t len)
+{
+	struct msg *m;
+	int rv;
+
+	if ((m = msg_frame(opcode, data, len)) == NULL) {
+		log_warn("conn %016" PRIx64 ": out of memory for a %zu byte frame",
+		    c->id, len);
+		return -1;
+	}
+	rv = conn_send(c, m);
+	msg_unref(m);
+	return rv;
+}
+
+/* Drop every queued message except one already partly on the wire. */
+static void
+conn_drop_queue(struct conn *c, int keep_partial)
+{
+	uint32_t keep = (keep_partial && c->out_off > 0 && c->oq_count > 0);
+
+	while (c->oq_count > keep) {
+		uint32_t last = (c->oq_head + c->oq_count - 1) & (c->oq_cap - 1);
+
+		c->out_bytes -= c->oq[last]->len;
+		msg_unref(c->oq[last]);
+		c->oq_count--;
+	}
+	if (c->oq_count == 0) {
+		free(c->oq);
+		c->oq = NULL;
+		c->oq_cap = c->oq_head = c->out_off = 0;
+		c->out_bytes = 0;
+	}
+}
+
+/* Enter a closing state with a deadline for the peer to finish. */
+static void
+conn_closing(struct conn *c, enum conn_state st)
+{
+	c->state = st;
+	server_timer_set(c->srv, c,
+	    c->srv->tick + server_ticks(SERVER_CLOSE_TIMEOUT_S));
+}
+
+void
+conn_close(struct conn *c, uint16_t code, const char *reason)
+{
+	if (c->state == CONN_HTTP) {
+		conn_destroy(c, reason);
+		return;
+	}
+	if (c->state != CONN_WS)
+		return;
+	c->close_code = code;
+	ws_session_close(&c->ws, code, reason);
+	conn_closing(c, CONN_CLOSING);
+}
+
+static void
+conn_unlink_route(struct conn *c)
+{
+	struct route *r = c->route;
+
+	if (r == NULL)
+		return;
+	TAILQ_REMOVE(&r->conns, c, route_link);
+	r->nconns--;
+	c->route = NULL;
+	if (r->handler->close != NULL)
+		r->handler->close(c);
+}
+
+void
+conn_destroy(struct conn *c, const char *why)
+{
+	struct server *srv = c->srv;
+
+	if (c->state == CONN_DEAD)
+		return;
+	log_debug("conn %016" PRIx64 ": closed: %s", c->id, why);
+	conn_unlink_route(c);
+	event_del(&c->ev);
+	close(c->fd);
+	c->fd = -1;
+	idmap_del(&srv->conns, c->id);
+	srv->nconns--;
+	if (c->wheel_link.le_prev != NULL) {
+		LIST_REMOVE(c, wheel_link);
+		c->wheel_link.le_prev = NULL;
+	}
+	conn_drop_queue(c, 0);
+	ws_session_reset(&c->ws);
+	free(c->head);
+	c->head = NULL;
+	c->state = CONN_DEAD;
+	TAILQ_INSERT_TAIL(&srv->dead, c, route_link);
+	server_conn_gone(srv);
+}
+
+/* Advance the queue past |n| written bytes. */
+static void
+conn_consume(struct conn *c, size_t n)
+{
+	c->bytes_out += n;
+	c->out_bytes -= n;
+	while (n > 0) {
+		struct msg *m = c->oq[c->oq_head];
+		size_t left = m->len - c->out_off;
+
+		if (n < left) {
+			c->out_off += (uint32_t)n;
+			return;
+		}
+		n -= left;
+		msg_unref(m);
+		c->out_off = 0;
+		c->oq_head = (c->oq_head + 1) & (c->oq_cap - 1);
+		c->oq_count--;
+	}
+}
+
+static void
+conn_flush_done(struct conn *c)
+{
+	/* An idle connection keeps no output ring. */
+	free(c->oq);
+	c->oq = NULL;
+	c->oq_cap = c->oq_head = 0;
+	if (c->flags & CONN_F_WRITE_WAIT) {
+		c->flags &= ~CONN_F_WRITE_WAIT;
+		conn_set_events(c, EV_READ);
+	}
+	if (c->flags & CONN_F_SHUT_AFTER) {
+		/*
+		 * Half-close and keep reading until the peer's FIN: closing
+		 * with unread input would send a reset that can destroy our
+		 * last frame before the peer reads it.
+		 */
+		c->flags &= ~CONN_F_SHUT_AFTER;
+		shutdown(c->fd, SHUT_WR);
+		conn_closing(c, CONN_LINGER);
+	}
+}
+
+static void
+conn_kick_slow(struct conn *c)
+{
+	c->flags &= ~CONN_F_SLOW;
+	if (c->state != CONN_WS)
+		return;
+	c->srv->stats.slow_kicks++;
+	log_info("conn %016" PRIx64 ": send buffer limit exceeded "
+	    "(%" PRIu64 " bytes queued), disconnecting", c->id, c->out_bytes);
+	conn_drop_queue(c, 1);
+	conn_close(c, WS_CLOSE_POLICY, "send buffer limit exceeded");
+}
+
+void
+conn_flush(struct conn *c)
+{
+	struct iovec iov[CONN_IOV_BATCH];
+
+	if (c->state == CONN_DEAD)
+		return;
+	if (c->flags & CONN_F_SLOW)
+		conn_kick_slow(c);
+	while (c->oq_count > 0) {
+		size_t want = 0;
+		ssize_t n;
+		int cnt = 0;
+
+		for (uint32_t i = 0; i < c->oq_count && cnt < CONN_IOV_BATCH;
+		    i++, cnt++) {
+			struct msg *m = c->oq[(c->oq_head + i) & (c->oq_cap - 1)];
+			size_t off = i == 0 ? c->out_off : 0;
+
+			iov[cnt].iov_base = m->data + off;
+			iov[cnt].iov_len = m->len - off;
+			want += iov[cnt].iov_len;
+		}
+		n = writev(c->fd, iov, cnt);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			conn_destroy(c, strerror(errno));
+			return;
+		}
+		conn_consume(c, (size_t)n);
+		if ((size_t)n < want)
+			break;
+	}
+	if (c->oq_count == 0)
+		conn_flush_done(c);
+	else if ((c->flags & CONN_F_WRITE_WAIT) == 0) {
+		c->flags |= CONN_F_WRITE_WAIT;
+		conn_set_events(c, EV_READ | EV_WRITE);
+	}
+}
+
+/* Answer a plain HTTP request or a refused handshake, then close. */
+static void
+conn_http_reply(struct conn *c, int status, const char *extra,
+    const char *body)
+{
+	char buf[1024];
+	struct msg *m;
+	int n;
+
+	n = snprintf(buf, sizeof(buf),
+	    "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Connection: close\r\n"
+	    "%s"
+	    "\r\n%s",
+	    status, http_status_text(status), strlen(body) + 1,
+	    extra ? extra : "", body);
+	if (n < 0 || (size_t)n >= sizeof(buf) - 1) {
+		conn_destroy(c, "response too long");
+		return;
+	}
+	buf[n++] = '\n';
+	if (status >= 400)
+		c->srv->stats.handshakes_failed++;
+	if ((m = msg_new((size_t)n)) == NULL) {
+		conn_destroy(c, "out of memory");
+		return;
+	}
+	memcpy(m->data, buf, (size_t)n);
+	c->state = CONN_CLOSING;
+	c->flags |= CONN_F_SHUT_AFTER;
+	conn_queue(c, m);
+	msg_unref(m);
+	server_timer_set(c->srv, c,
+	    c->srv->tick + server_ticks(SERVER_CLOSE_TIMEOUT_S));
+}
+
+static void
+conn_http_error(struct conn *c, int status, const char *reason)
+{
+	const char *extra = NULL;
+
+	if (status == 426)
+		extra = "Sec-WebSocket-Version: 13\r\n";
+	else if (status == 405)
+		extra = "Allow: GET\r\n";
+	log_debug("conn %016" PRIx64 ": handshake refused: %d %s", c->id,
+	    status, reason);
+	conn_http_reply(c, status, extra, reason);
+}
+
+/* Send the 101 response and switch the connection to WebSocket framing. */
+static int
+conn_upgrade(struct conn *c, struct route *r, const struct http_request *req,
+    const struct ws_upgrade *up)
+{
+	const struct config *cfg = c->srv->cfg;
+	struct ws_session_config wcfg = {
+		.role = WS_ROLE_SERVER,
+		.max_frame_size = cfg->max_frame_size,
+		.max_message_size = cfg->max_message_size,
+		.auto_pong = 1,
+	};
+	char accept[WS_KEY_ACCEPT_LEN + 1], proto[256], buf[1024];
+	const char *sel = NULL;
+	struct msg *m;
+	int n;
+
+	if (ws_accept_key(up->key.p, up->key.len, accept) == -1)
+		return 500;
+	proto[0] = '\0';
+	if (r->cfg->protocols != NULL && up->protocols.len > 0 &&
+	    (sel = ws_handshake_select_protocol(up->protocols,
+	    (const char *const *)r->cfg->protocols)) != NULL)
+		snprintf(proto, sizeof(proto),
+		    "Sec-WebSocket-Protocol: %s\r\n", sel);
+	n = snprintf(buf, sizeof(buf),
+	    "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Upgrade: websocket\r\n"
+	    "Connection: Upgrade\r\n"
+	    "Sec-WebSocket-Accept: %s\r\n"
+	    "%s"
+	    "%s: %016" PRIx64 "\r\n"
+	    "\r\n", accept, proto, cfg->connection_id_header, c->id);
+	if (n < 0 || (size_t)n >= sizeof(buf) || (m = msg_new((size_t)n)) == NULL)
+		return 500;
+	memcpy(m->data, buf, (size_t)n);
+	c->state = CONN_WS;
+	conn_queue(c, m);
+	msg_unref(m);
+
+	ws_session_init(&c->ws, &wcfg, &conn_ws_callbacks, c);
+	c->route = r;
+	TAILQ_INSERT_TAIL(&r->conns, c, route_link);
+	r->nconns++;
+	c->srv->stats.handshakes_ok++;
+	/* From now on the timer watches for idleness and pings. */
+	server_timer_set(c->srv, c, c->srv->tick + 1);
+	if (r->handler->open != NULL && r->handler->open(c, req) == -1)
+		conn_close(c, WS_CLOSE_INTERNAL, "handler refused");
+	return 0;
+}
+
+static void
+conn_feed_ws(struct conn *c, uint8_t *buf, size_t n)
+{
+	if (n == 0 || c->state >= CONN_LINGER)
+		return;
+	if (ws_session_feed(&c->ws, buf, n) == -1 && c->ws.err_code != 0 &&
+	    c->state == CONN_WS) {
+		log_debug("conn %016" PRIx64 ": protocol error %u: %s", c->id,
+		    c->ws.err_code, c->ws.err_reason);
+		c->close_code = c->ws.err_code;
+		ws_session_close(&c->ws, c->ws.err_code, c->ws.err_reason);
+		c->flags |= CONN_F_SHUT_AFTER;
+		conn_closing(c, CONN_CLOSING);
+	}
+}
+
+/* Decide what a complete request head asks for. */
+static void
+conn_dispatch(struct conn *c, const struct http_request *req,
+    uint8_t *rest, size_t rest_len)
+{
+	struct ws_upgrade up;
+	struct route *r;
+	const char *reason = NULL;
+	int status;
+
+	r = server_route_match(c->srv, req->path.p, req->path.len);
+	if (!ws_handshake_is_upgrade(req)) {
+		if (http_str_eq(req->path, "/healthz")) {
+			if (!http_str_eq(req->method, "GET") &&
+			    !http_str_eq(req->method, "HEAD"))
+				conn_http_reply(c, 405, "Allow: GET, HEAD\r\n",
+				    "method not allowed");
+			else
+				conn_http_reply(c, 200, NULL, "ok");
+		} else if (r != NULL)
+			conn_http_reply(c, 426,
+			    "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
+			    "this is a WebSocket endpoint");
+		else
+			conn_http_reply(c, 404, NULL, "not found");
+		return;
+	}
+	if (r == NULL) {
+		conn_http_error(c, 404, "no route for this path");
+		return;
+	}
+	if ((status = ws_handshake_check(req, &up, &reason)) != 0) {
+		conn_http_error(c, status, reason);
+		return;
+	}
+	if (r->handler->check != NULL &&
+	    (status = r->handler->check(r, req, &reason)) != 0) {
+		conn_http_error(c, status, reason);
+		return;
+	}
+	if ((status = conn_upgrade(c, r, req, &up)) != 0) {
+		conn_http_error(c, status, "internal error");
+		return;
+	}
+	conn_feed_ws(c, rest, rest_len);
+}
+
+static void
+conn_read_http(struct conn *c, uint8_t *buf, size_t n)
+{
+	const struct config *cfg = c->srv->cfg;
+	struct http_limits lim = {
+		.max_head = cfg->max_header_size,
+		.max_headers = (unsigned)cfg->max_headers,
+	};
+	struct http_request *req;
+	const char *reason = NULL;
+	size_t room, take;
+	int rv;
+
+	if (c->head == NULL && (c->head = malloc(cfg->max_header_size)) == NULL) {
+		conn_destroy(c, "out of memory");
+		return;
+	}
+	room = cfg->max_header_size - c->head_len;
+	take = n < room ? n : room;
+	memcpy(c->head + c->head_len, buf, take);
+	c->head_len += (uint32_t)take;
+	if ((req = malloc(sizeof(*req))) == NULL) {
+		conn_destroy(c, "out of memory");
+		return;
+	}
+	rv = http_parse_request(c->head, c->head_len, &lim, req, &reason);
+	if (rv == 0 && c->head_len >= cfg->max_header_size) {
+		rv = -431;
+		reason = "request header too large";
+	}
+	if (rv < 0)
+		conn_http_error(c, -rv, reason ? reason : "bad request");
+	else if (rv > 0) {
+		/*
+		 * Frames may follow the head in the same read: hand the bytes
+		 * after the head to the session once it exists. They sit at the
+		 * end of the head buffer and, beyond it, in |buf|.
+		 */
+		size_t extra = c->head_len - (size_t)rv + (n - take);
+		uint8_t *rest = NULL;
+
+		if (extra > 0 && (rest = malloc(extra)) == NULL) {
+			free(req);
+			conn_destroy(c, "out of memory");
+			return;
+		}
+		if (extra > 0) {
+			memcpy(rest, c->head + rv, c->head_len - (size_t)rv);
+			memcpy(rest + c->head_len - (size_t)rv, buf + take, n - take);
+		}
+		conn_dispatch(c, req, rest, extra);
+		free(rest);
+		if (c->state != CONN_DEAD) {
+			free(c->head);
+			c->head = NULL;
+			c->head_len = 0;
+		}
+	}
+	free(req);
+}
+
+static void
+conn_read(struct conn *c)
+{
+	uint8_t *buf = c->srv->rbuf;
+	ssize_t n;
+
+	n = read(c->fd, buf, SERVER_READ_BUF);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+			return;
+		conn_destroy(c, strerror(errno));
+		return;
+	}
+	if (n == 0) {
+		conn_destroy(c, c->state == CONN_WS ? "connection lost (1006)" :
+		    "peer closed");
+		return;
+	}
+	c->last_rx = c->srv->tick;
+	c->flags &= ~CONN_F_PING_SENT;
+	c->bytes_in += (size_t)n;
+	c->srv->stats.bytes_in += (size_t)n;
+	switch (c->state) {
+	case CONN_HTTP:
+		conn_read_http(c, buf, (size_t)n);
+		break;
+	case CONN_WS:
+	case CONN_CLOSING:
+		conn_feed_ws(c, buf, (size_t)n);
+		break;
+	default:
+		/* Lingering: input is discarded until the peer's FIN. */
+		break;
+	}
+}
+
+static void
+conn_on_event(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & EV_WRITE) {
+		conn_flush(c);
+		if (c->state == CONN_DEAD)
+			return;
+	}
+	if (what & EV_READ)
+		conn_read(c);
+}
+
+static int
+conn_ws_on_message(void *arg, unsigned opcode, uint8_t *data, size_t len)
+{
+	struct conn *c = arg;
+
+	if (c->state != CONN_WS)
+		return 0;
+	c->msgs_in++;
+	c->srv->stats.msgs_in++;
+	c->route->handler->message(c, opcode, data, len);
+	return 0;
+}
+
+static void
+conn_ws_on_close(void *arg, uint16_t code, const char *reason, size_t len)
+{
+	struct conn *c = arg;
+
+	log_debug("conn %016" PRIx64 ": peer closed with %u", c->id, code);
+	if (c->state == CONN_WS)
+		c->close_code = code;
+	/* The session has queued its answer; finish once it is written. */
+	c->flags |= CONN_F_SHUT_AFTER;
+	if (c->state == CONN_WS)
+		conn_closing(c, CONN_CLOSING);
+	if ((c->flags & CONN_F_WRITE_WAIT) == 0)
+		server_want_flush(c->srv, c);
+}
+
+static void
+conn_ws_send_control(void *arg, unsigned opcode, const uint8_t *data,
+    size_t len)
+{
+	struct conn *c = arg;
+	struct msg *m;
+
+	if ((m = msg_frame(opcode, data, len)) == NULL)
+		return;
+	conn_queue(c, m);
+	msg_unref(m);
+}
+
+void
+conn_timer(struct conn *c)
+{
+	const struct config *cfg = c->srv->cfg;
+	uint32_t now = c->srv->tick, idle, ping, next = UINT32_MAX;
+
+	switch (c->state) {
+	case CONN_HTTP:
+		conn_destroy(c, "handshake timeout");
+		return;
+	case CONN_CLOSING:
+	case CONN_LINGER:
+		conn_destroy(c, "close timeout");
+		return;
+	case CONN_WS:
+		break;
+	default:
+		return;
+	}
+	idle = server_ticks(cfg->idle_timeout);
+	ping = server_ticks(cfg->ping_interval);
+	if (idle > 0) {
+		if (now - c->last_rx >= idle) {
+			conn_close(c, WS_CLOSE_GOING_AWAY, "idle timeout");
+			return;
+		}
+		next = c->last_rx + idle;
+	}
+	if (ping > 0) {
+		if (now - c->last_rx >= ping && !(c->flags & CONN_F_PING_SENT)) {
+			struct msg *m = msg_frame(WS_OP_PING, NULL, 0);
+
+			if (m != NULL) {
+				conn_queue(c, m);
+				msg_unref(m);
+			}
+			c->flags |= CONN_F_PING_SENT;
+		}
+		/* Check again one interval after the last input or ping. */
+		if ((c->flags & CONN_F_PING_SENT) == 0 && c->last_rx + ping < next)
+			next = c->last_rx + ping;
+		else if (c->flags & CONN_F_PING_SENT && now + ping < next)
+			next = now + ping;
+	}
+	if (next != UINT32_MAX)
+		server_timer_set(c->srv, c, next);
+}

@@ -1,0 +1,113 @@
+/* One client connection: socket, HTTP/1.1 head, WebSocket session, output queue. */
+#ifndef WSH_TRANSPORT_CONN_H
+#define WSH_TRANSPORT_CONN_H
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/event_struct.h>
+
+#include "proto/session.h"
+
+struct msg;
+struct route;
+struct server;
+
+enum conn_state {
+	CONN_HTTP,		/* reading the request head */
+	CONN_WS,		/* WebSocket open */
+	CONN_CLOSING,		/* close frame or response queued; no more data */
+	CONN_LINGER,		/* our side shut down; draining input until EOF */
+	CONN_DEAD		/* unlinked; freed after this loop turn */
+};
+
+/* conn->flags */
+#define CONN_F_FLUSH		0x01	/* on the server's flush list */
+#define CONN_F_WRITE_WAIT	0x02	/* waiting for EV_WRITE */
+#define CONN_F_SHUT_AFTER	0x04	/* shut down once the queue drains */
+#define CONN_F_SLOW		0x08	/* exceeded the send-buffer limit */
+#define CONN_F_PING_SENT	0x10	/* a ping is out since last_rx */
+
+/*
+ * The connection is laid out for memory: an idle WebSocket holds no heap
+ * besides this struct (the head buffer is freed after the handshake, the
+ * output ring once it drains, the message buffer between messages).
+ */
+struct conn {
+	struct server		*srv;
+	struct event		 ev;
+	uint64_t		 id;
+	int			 fd;
+	uint8_t			 state;
+	uint8_t			 flags;
+	uint16_t		 close_code;	/* code we sent or received */
+
+	uint32_t		 last_rx;	/* tick of the last input */
+	uint32_t		 deadline;	/* tick of the next timer check */
+	uint32_t		 born;		/* tick of accept */
+
+	struct conn		*flush_next;
+	LIST_ENTRY(conn)	 wheel_link;
+	TAILQ_ENTRY(conn)	 route_link;	/* route's list, or dead list */
+	struct route		*route;
+	void			*hdata;		/* the handler's state */
+
+	/* The request head, only until the handshake is answered. */
+	char			*head;
+	uint32_t		 head_len;
+
+	/* Output: a ring of message references and the offset in the first. */
+	struct msg		**oq;
+	uint32_t		 oq_head;
+	uint32_t		 oq_count;
+	uint32_t		 oq_cap;
+	uint32_t		 out_off;
+	uint64_t		 out_bytes;	/* queued bytes not yet written */
+
+	uint64_t		 bytes_in;
+	uint64_t		 bytes_out;
+	uint32_t		 msgs_in;
+	uint32_t		 msgs_out;
+
+	struct ws_session	 ws;
+};
+
+/* Take ownership of accepted socket |fd|. Returns NULL on failure (fd closed). */
+struct conn *conn_new(struct server *srv, int fd);
+
+/* Release the memory of a dead conn; only the server's flush pass calls it. */
+void	conn_free(struct conn *c);
+
+/*
+ * Queue a reference to |m| (the caller keeps its own). Never writes and
+ * never frees: a connection over its send-buffer limit is only marked, and
+ * the flush pass disconnects it. Returns 0, or -1 when the connection no
+ * longer takes data.
+ */
+int	conn_send(struct conn *c, struct msg *m);
+
+/* Build a frame for |data| and queue it: the echo path. */
+int	conn_send_frame(struct conn *c, unsigned opcode, const void *data,
+	    size_t len);
+
+/* Write as much queued output as the socket takes; the flush pass calls it. */
+void	conn_flush(struct conn *c);
+
+/*
+ * Start the closing handshake with |code| and |reason|; the connection is
+ * torn down when the peer answers or after SERVER_CLOSE_TIMEOUT_S.
+ */
+void	conn_close(struct conn *c, uint16_t code, const char *reason);
+
+/* Tear down now: unlink from everything and queue for freeing. */
+void	conn_destroy(struct conn *c, const char *why);
+
+/* A timer tick reached this connection's deadline. */
+void	conn_timer(struct conn *c);
+
+/* The peer's address as text ("127.0.0.1:40212"), in |buf|. */
+const char *conn_peer(const struct conn *c, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,167 @@
+/* Listening sockets: bind from config, accept with backpressure. */
+#include "autoconf.h"
+
+#include <sys/socket.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "control/config.h"
+#include "hub/server.h"
+#include "transport/conn.h"
+#include "transport/listener.h"
+#include "util/log.h"
+
+/* At most this many accepts per readiness event, so reads are not starved. */
+#define LISTENER_ACCEPT_BATCH	64
+
+static void
+listener_cause(char **cause, const char *name, const char *what, int err)
+{
+	if (asprintf(cause, "%s: %s: %s", name, what, strerror(err)) == -1)
+		*cause = NULL;
+}
+
+static int
+listener_resolve(const struct config_listener *lc,
+    struct sockaddr_storage *ss, socklen_t *sl)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+	const char *addr = strcmp(lc->address, "*") == 0 ? "0.0.0.0" :
+	    lc->address;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)lc->port);
+		*sl = sizeof(*sin);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)lc->port);
+		*sl = sizeof(*sin6);
+		return 0;
+	}
+	return -1;
+}
+
+static void
+listener_on_accept(evutil_socket_t fd, short what, void *arg)
+{
+	struct listener *l = arg;
+	struct server *srv = l->srv;
+
+	for (int i = 0; i < LISTENER_ACCEPT_BATCH; i++) {
+		int cfd, one = 1;
+
+		if (srv->nconns >= srv->cfg->max_connections) {
+			server_pause_accept(srv, 0);
+			return;
+		}
+		cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (cfd == -1) {
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				/*
+				 * Out of descriptors: the pending connection
+				 * stays in the backlog; retry shortly rather
+				 * than spin on a socket that stays readable.
+				 */
+				log_warn("%s: accept: %s; pausing", l->name,
+				    strerror(errno));
+				server_pause_accept(srv, 1);
+			}
+			return;
+		}
+		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		srv->stats.accepted++;
+		conn_new(srv, cfd);
+	}
+}
+
+struct listener *
+listener_new(struct server *srv, const struct config_listener *lc,
+    char **cause)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl;
+	struct listener *l;
+	int one = 1;
+
+	if ((l = calloc(1, sizeof(*l))) == NULL) {
+		*cause = strdup("out of memory");
+		return NULL;
+	}
+	l->srv = srv;
+	l->cfg = lc;
+	if (strchr(lc->address, ':') != NULL)
+		snprintf(l->name, sizeof(l->name), "[%s]:%d", lc->address,
+		    lc->port);
+	else
+		snprintf(l->name, sizeof(l->name), "%s:%d", lc->address,
+		    lc->port);
+	if (listener_resolve(lc, &ss, &sl) == -1) {
+		if (asprintf(cause, "%s: not an IP address", l->name) == -1)
+			*cause = NULL;
+		free(l);
+		return NULL;
+	}
+	l->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (l->fd == -1) {
+		listener_cause(cause, l->name, "socket", errno);
+		free(l);
+		return NULL;
+	}
+	setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (lc->reuseport)
+		setsockopt(l->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	/* An IPv6 wildcard must not grab the IPv4 port another listener wants. */
+	if (ss.ss_family == AF_INET6)
+		setsockopt(l->fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(l->fd, (struct sockaddr *)&ss, sl) == -1) {
+		listener_cause(cause, l->name, "bind", errno);
+		close(l->fd);
+		free(l);
+		return NULL;
+	}
+	if (listen(l->fd, lc->backlog > 0 ? lc->backlog : 511) == -1) {
+		listener_cause(cause, l->name, "listen", errno);
+		close(l->fd);
+		free(l);
+		return NULL;
+	}
+	event_assign(&l->ev, srv->base, l->fd, EV_READ | EV_PERSIST,
+	    listener_on_accept, l);
+	return l;
+}
+
+void
+listener_enable(struct listener *l)
+{
+	event_add(&l->ev, NULL);
+}
+
+void
+listener_disable(struct listener *l)
+{
+	event_del(&l->ev);
+}
+
+void
+listener_free(struct listener *l)
+{
+	if (l == NULL)
+		return;
+	event_del(&l->ev);
+	close(l->fd);
+	free(l);
+}

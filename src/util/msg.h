@@ -1,0 +1,48 @@
+/* Refcounted wire messages: a frame built once and shared by every receiver. */
+#ifndef WSH_UTIL_MSG_H
+#define WSH_UTIL_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A msg holds bytes ready for the wire (a WebSocket frame header and its
+ * payload, or an HTTP response). Fan-out queues references to one msg in
+ * every receiver's output queue instead of copying the payload; the last
+ * msg_unref() frees it. The bytes never change after the msg is queued.
+ */
+struct msg {
+	uint32_t	 refs;
+	uint32_t	 len;		/* bytes in data */
+	uint8_t		 data[];
+};
+
+/* The largest msg: a frame length must fit the 32-bit len field. */
+#define MSG_MAX_LEN	(UINT32_MAX - 64)
+
+/* A msg of |len| uninitialised bytes with one reference, or NULL. */
+struct msg *msg_new(size_t len);
+
+/*
+ * A complete unmasked server frame (FIN set) for |opcode| carrying |len|
+ * bytes of |payload|, or NULL on allocation failure or oversize.
+ */
+struct msg *msg_frame(unsigned opcode, const void *payload, size_t len);
+
+/*
+ * Like msg_frame() but the payload is left for the caller to fill at
+ * msg_frame_payload(); lets an encoder write straight into the frame.
+ */
+struct msg *msg_frame_alloc(unsigned opcode, size_t len, uint8_t **payload);
+
+static inline struct msg *
+msg_ref(struct msg *m)
+{
+	m->refs++;
+	return m;
+}
+
+/* Drop one reference; frees the msg with the last one. NULL is a no-op. */
+void	msg_unref(struct msg *m);
+
+#endif
