@@ -1,4 +1,4 @@
-/* The WebSocket opening handshake: request checks and key digests (RFC 6455 4). */
+/* The WebSocket opening handshake: request checks, key digests (RFC 6455 4). */
 #include <string.h>
 
 #include <openssl/evp.h>

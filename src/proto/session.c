@@ -1,4 +1,4 @@
-/* WebSocket message assembly, control frames and the close handshake (RFC 6455 5.4-5.5, 7). */
+/* WebSocket messages, control frames and the close handshake (RFC 6455). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>

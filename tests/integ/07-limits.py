@@ -11,7 +11,7 @@ import websockets
 
 import wshtest
 from wshtest import RawWS, upgrade_request, OP_TEXT, OP_BINARY, OP_CONT, OP_PING, OP_PONG, \
-    OP_CLOSE, encode_frame
+    encode_frame
 
 wshtest.require_daemon()
 wshtest.overall_alarm(180)
@@ -263,7 +263,15 @@ with wshtest.Daemon(send_buffer_limit="1M") as d:
                         got[name].append(await ws.recv())
 
                 readers = [asyncio.create_task(rd("a", a)), asyncio.create_task(rd("b", b))]
+                # pace the producer so that readers which do read are never more
+                # than WINDOW messages (well under send_buffer_limit) behind
+                WINDOW = 4
                 for i in range(COUNT):
+                    t_end = time.monotonic() + 20
+                    while i - min(len(got["a"]), len(got["b"])) >= WINDOW:
+                        if time.monotonic() > t_end or any(r.done() for r in readers):
+                            break
+                        await asyncio.sleep(0.001)
                     await a.send(i.to_bytes(4, "big") + b"\xab" * (SIZE - 4))
                 await asyncio.wait_for(asyncio.gather(*readers), 60)
                 for name in ("a", "b"):

@@ -49,7 +49,12 @@ def scenario(sig, n_polite, n_deaf, label):
                 if f.opcode == OP_CLOSE:
                     code = f.close_code()
                     ws.send_close(1001)
-                    results[i] = code
+                    # the server closes TCP after the close handshake; then so do we
+                    if not ws.wait_eof(SHUTDOWN + SLACK):
+                        results[i] = "TCP not closed by the server after the close handshake"
+                    else:
+                        results[i] = code
+                    ws.close()
                     return
                 if f.opcode != OP_TEXT:
                     results[i] = "unexpected frame %r" % f
@@ -80,14 +85,18 @@ def scenario(sig, n_polite, n_deaf, label):
             problems.append("daemon exited with status %r" % rc)
         elif dt > SHUTDOWN + SLACK:
             problems.append("daemon took %.2fs to exit (bound %.1fs)" % (dt, SHUTDOWN + SLACK))
+        elif n_deaf == 0 and dt > 1.0:
+            problems.append("every client completed the close handshake, yet the daemon "
+                            "took %.2fs to exit (expected well under shutdown_timeout)" % dt)
         rep.note("%s: exit status %r after %.2fs" % (label, rc, dt))
         if problems:
+            d.failed = True
             d.dump_stderr()
         return "\n".join(problems) or None
     finally:
         for w in polite + deaf:
             w.close()
-        d.kill()
+        d.cleanup()
 
 
 rep.run("SIGTERM: 10 clients each get close 1001, daemon exits 0 in time",
@@ -110,7 +119,7 @@ def idle_exit():
         if dt > 1.0:
             return "with no clients, exit took %.2fs" % dt
     finally:
-        d.kill()
+        d.cleanup()
 rep.run("SIGTERM with no clients: prompt exit 0", idle_exit)
 
 
@@ -132,6 +141,6 @@ def refuses_after():
         if rc != 0:
             return "exit status %r" % rc
     finally:
-        d.kill()
+        d.cleanup()
 rep.run("no new WebSockets are accepted while shutting down", refuses_after)
 rep.done()

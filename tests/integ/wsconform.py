@@ -23,7 +23,6 @@ import argparse
 import fnmatch
 import os
 import socket
-import struct
 import sys
 import time
 

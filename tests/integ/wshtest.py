@@ -253,6 +253,19 @@ class Daemon:
             except subprocess.TimeoutExpired:
                 pass
 
+    def cleanup(self):
+        """Kill the daemon if still running; remove its tempdir unless it
+        failed (for use without the context manager)."""
+        self.kill()
+        if self in _running_daemons:
+            _running_daemons.remove(self)
+        try:
+            self.errfile.close()
+        except Exception:
+            pass
+        if self.tmp and not self.failed:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
     def stop(self, sig=signal.SIGTERM, timeout=None):
         """Signal the daemon, wait (bounded); returns exit status, or None if it
         had to be killed."""

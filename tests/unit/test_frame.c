@@ -1,4 +1,4 @@
-/* Unit tests of the frame codec: RFC 6455 vectors at every split, each error rule. */
+/* Tests of the frame codec: RFC 6455 vectors at every split, each error. */
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>

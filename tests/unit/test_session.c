@@ -1,4 +1,4 @@
-/* Unit tests of the session: fragments, control frames, close handshake, limits. */
+/* Tests of the session: fragments, control frames, close handshake, limits. */
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* Unit tests of the UTF-8 validator: RFC 3629 vectors, fail-fast at every split. */
+/* Tests of the UTF-8 validator: RFC 3629 vectors, fail-fast at every split. */
 #include <check.h>
 #include <stdint.h>
 #include <stdlib.h>

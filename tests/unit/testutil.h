@@ -1,4 +1,4 @@
-/* Helpers shared by the unit tests: a growable log, frame builders, a runner. */
+/* Helpers shared by the unit tests: a growable log, frames, a runner. */
 #ifndef WSH_TESTS_TESTUTIL_H
 #define WSH_TESTS_TESTUTIL_H
 
