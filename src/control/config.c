@@ -162,7 +162,8 @@ static const struct config_opt config_opts[] = {
 	{ .name = "ping_interval", .type = OPT_DURATION,
 	  FIELD(config, ping_interval), .def = "30s", .flags = OPT_ZERO_OFF,
 	  .min = 1, .max = 86400,
-	  .doc = "Ping a connection that was quiet for this long." },
+	  .doc = "Ping a connection that was quiet for this long; close it "
+	  "(1011) when the ping goes unanswered as long again." },
 	{ .name = "shutdown_timeout", .type = OPT_DURATION,
 	  FIELD(config, shutdown_timeout), .def = "5s",
 	  .min = 0.1, .max = 600,

@@ -706,7 +706,16 @@ conn_timer(struct conn *c)
 		next = c->last_rx + idle;
 	}
 	if (ping > 0) {
-		if (now - c->last_rx >= ping && !(c->flags & CONN_F_PING_SENT)) {
+		uint32_t when;
+
+		if (c->flags & CONN_F_PING_SENT) {
+			/* Silent for a whole interval after our ping: dead. */
+			if (now - c->ping_tick >= ping) {
+				conn_close(c, WS_CLOSE_INTERNAL, "ping timeout");
+				return;
+			}
+			when = c->ping_tick + ping;
+		} else if (now - c->last_rx >= ping) {
 			struct msg *m = msg_frame(WS_OP_PING, NULL, 0);
 
 			if (m != NULL) {
@@ -714,12 +723,12 @@ conn_timer(struct conn *c)
 				msg_unref(m);
 			}
 			c->flags |= CONN_F_PING_SENT;
-		}
-		/* Check again one interval after the last input or ping. */
-		if ((c->flags & CONN_F_PING_SENT) == 0 && c->last_rx + ping < next)
-			next = c->last_rx + ping;
-		else if (c->flags & CONN_F_PING_SENT && now + ping < next)
-			next = now + ping;
+			c->ping_tick = now;
+			when = now + ping;
+		} else
+			when = c->last_rx + ping;
+		if (when < next)
+			next = when;
 	}
 	if (next != UINT32_MAX)
 		server_timer_set(c->srv, c, next);

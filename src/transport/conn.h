@@ -47,6 +47,7 @@ struct conn {
 	uint32_t		 last_rx;	/* tick of the last input */
 	uint32_t		 deadline;	/* tick of the next timer check */
 	uint32_t		 born;		/* tick of accept */
+	uint32_t		 ping_tick;	/* tick our last ping was sent */
 
 	struct conn		*flush_next;
 	LIST_ENTRY(conn)	 wheel_link;

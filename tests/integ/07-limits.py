@@ -10,7 +10,7 @@ import time
 import websockets
 
 import wshtest
-from wshtest import RawWS, upgrade_request, OP_TEXT, OP_BINARY, OP_CONT, OP_PING, OP_PONG, \
+from wshtest import RawWS, upgrade_request, OP_TEXT, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_CLOSE, \
     encode_frame
 
 wshtest.require_daemon()
@@ -187,6 +187,21 @@ with wshtest.Daemon(ping_interval="1s", idle_timeout=0) as d:
             if not echo_ok(ws):
                 return "connection unusable after ping/pong"
     rep.run("ping_interval: a silent client receives a server ping", server_ping)
+
+    def ping_timeout():
+        with RawWS(d.port, "/echo") as ws:
+            f = ws.recv_frame(4.0)
+            if f is None or f.opcode != OP_PING:
+                return "expected a ping, got %r" % (f,)
+            t0 = time.monotonic()
+            # Never answer: the server must give up one interval later.
+            f = ws.recv_frame(4.0)
+            dt = time.monotonic() - t0
+            if f is None or f.opcode != OP_CLOSE or f.close_code() != 1011:
+                return "expected close 1011 after an unanswered ping, got %r" % (f,)
+            if dt < 0.7:
+                return "closed %.2fs after the ping, before ping_interval" % dt
+    rep.run("ping_interval: an unanswered ping closes with 1011", ping_timeout)
 
 # ---- frame and message size limits
 with wshtest.Daemon(max_frame_size="64k", max_message_size="256k") as d:
