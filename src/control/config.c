@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <libconfig.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -90,6 +91,7 @@ struct config_opt {
 	int			(*check)(const char *, char *, size_t);
 	int			(*section)(struct config_ctx *, struct config *,
 				    const config_setting_t *);
+	const char		*inherit;	/* top-level option it defaults to */
 	const char		*doc;
 };
 
@@ -102,6 +104,12 @@ static const struct config_name config_log_levels[] = {
 	{ "notice", LOG_NOTICE },
 	{ "info", LOG_INFO },
 	{ "debug", LOG_DEBUG },
+	{ NULL, 0 }
+};
+
+static const struct config_name config_slow_policies[] = {
+	{ "disconnect", SLOW_DISCONNECT },
+	{ "drop_oldest", SLOW_DROP_OLDEST },
 	{ NULL, 0 }
 };
 
@@ -120,6 +128,8 @@ static int	config_read_listeners(struct config_ctx *, struct config *,
 		    const config_setting_t *);
 static int	config_read_routes(struct config_ctx *, struct config *,
 		    const config_setting_t *);
+static int	config_read_channels(struct config_ctx *, struct config *,
+		    const config_setting_t *);
 
 static const struct config_opt config_opts[] = {
 	{ .name = "log_level", .type = OPT_ENUM, FIELD(config, log_level),
@@ -128,7 +138,7 @@ static const struct config_opt config_opts[] = {
 	{ .name = "max_connections", .type = OPT_INT,
 	  FIELD(config, max_connections), .def = "100000",
 	  .min = 1, .max = 10000000,
-	  .doc = "Connections open at once; further ones are refused." },
+	  .doc = "Connections open at once; further ones wait in the backlog." },
 	{ .name = "max_header_size", .type = OPT_SIZE,
 	  FIELD(config, max_header_size), .def = "8k",
 	  .min = 256, .max = 1048576,
@@ -173,6 +183,40 @@ static const struct config_opt config_opts[] = {
 	  FIELD(config, connection_id_header), .def = "Wshub-Connection-Id",
 	  .check = config_check_token,
 	  .doc = "Handshake response header carrying the connection id." },
+	{ .name = "send_buffer_soft_limit", .type = OPT_SIZE,
+	  FIELD(config, send_buffer_soft_limit), .def = "1M",
+	  .min = 1024, .max = 1073741824.0,
+	  .doc = "Queued bytes a connection may hold for at most "
+	  "send_buffer_soft_seconds before the slow-consumer policy applies." },
+	{ .name = "send_buffer_soft_seconds", .type = OPT_DURATION,
+	  FIELD(config, send_buffer_soft_seconds), .def = "10s",
+	  .min = 0.1, .max = 3600,
+	  .doc = "How long a connection may stay above send_buffer_soft_limit." },
+	{ .name = "slow_consumer_policy", .type = OPT_ENUM,
+	  FIELD(config, slow_consumer_policy), .def = "disconnect",
+	  .names = config_slow_policies,
+	  .doc = "What happens to a slow consumer: disconnect (close 1008) or "
+	  "drop_oldest (drop queued messages, tell JSON clients)." },
+	{ .name = "history_size", .type = OPT_INT,
+	  FIELD(config, history_size), .def = "100", .min = 0, .max = 10000000,
+	  .doc = "Messages kept per channel for recovery; 0 keeps none." },
+	{ .name = "history_bytes", .type = OPT_SIZE,
+	  FIELD(config, history_bytes), .def = "1M", .min = 0,
+	  .max = 17179869184.0,
+	  .doc = "Payload bytes kept per channel for recovery." },
+	{ .name = "history_ttl", .type = OPT_DURATION,
+	  FIELD(config, history_ttl), .def = "5m", .flags = OPT_ZERO_OFF,
+	  .min = 1, .max = 31536000,
+	  .doc = "Age after which a message leaves the history; 0 = no age "
+	  "limit." },
+	{ .name = "api_key", .type = OPT_STRING, FIELD(config, api_key),
+	  .def = "",
+	  .doc = "Key the HTTP API requires (Authorization: Bearer KEY or "
+	  "X-Api-Key: KEY); empty = the API is open." },
+	{ .name = "channels", .type = OPT_SECTION,
+	  .section = config_read_channels,
+	  .doc = "History limits per channel name pattern; the first match "
+	  "wins." },
 	{ .name = "listeners", .type = OPT_SECTION,
 	  .section = config_read_listeners,
 	  .doc = "Addresses and ports to accept connections on (at least "
@@ -211,6 +255,40 @@ static const struct config_opt config_route_opts[] = {
 	{ .name = "protocols", .type = OPT_TOKENS,
 	  FIELD(config_route, protocols), .check = config_check_token,
 	  .doc = "Subprotocols the route offers, in order of preference." },
+	{ .name = "send_buffer_limit", .type = OPT_SIZE,
+	  FIELD(config_route, send_buffer_limit), .inherit = "send_buffer_limit",
+	  .min = 4096, .max = 1073741824.0,
+	  .doc = "Hard limit of queued bytes per connection on this route." },
+	{ .name = "send_buffer_soft_limit", .type = OPT_SIZE,
+	  FIELD(config_route, send_buffer_soft_limit),
+	  .inherit = "send_buffer_soft_limit", .min = 1024, .max = 1073741824.0,
+	  .doc = "Soft limit of queued bytes per connection on this route." },
+	{ .name = "send_buffer_soft_seconds", .type = OPT_DURATION,
+	  FIELD(config_route, send_buffer_soft_seconds),
+	  .inherit = "send_buffer_soft_seconds", .min = 0.1, .max = 3600,
+	  .doc = "Time allowed above the soft limit on this route." },
+	{ .name = "slow_consumer_policy", .type = OPT_ENUM,
+	  FIELD(config_route, slow_consumer_policy),
+	  .inherit = "slow_consumer_policy", .names = config_slow_policies,
+	  .doc = "Slow-consumer policy of this route." },
+};
+
+static const struct config_opt config_channel_opts[] = {
+	{ .name = "pattern", .type = OPT_STRING, FIELD(config_channel, pattern),
+	  .flags = OPT_REQUIRED,
+	  .doc = "Channel name pattern; '*' matches any run of characters." },
+	{ .name = "history_size", .type = OPT_INT,
+	  FIELD(config_channel, history_size), .inherit = "history_size",
+	  .min = 0, .max = 10000000,
+	  .doc = "Messages kept per matching channel." },
+	{ .name = "history_bytes", .type = OPT_SIZE,
+	  FIELD(config_channel, history_bytes), .inherit = "history_bytes",
+	  .min = 0, .max = 17179869184.0,
+	  .doc = "Payload bytes kept per matching channel." },
+	{ .name = "history_ttl", .type = OPT_DURATION,
+	  FIELD(config_channel, history_ttl), .inherit = "history_ttl",
+	  .flags = OPT_ZERO_OFF, .min = 1, .max = 31536000,
+	  .doc = "Age limit of the history of matching channels; 0 = none." },
 };
 
 _Static_assert(nitems(config_opts) <= CONFIG_OPTS_MAX, "too many options");
@@ -646,7 +724,8 @@ config_opt_set(struct config_ctx *ctx, const struct config_opt *o,
  */
 static int
 config_opts_read(struct config_ctx *ctx, const struct config_opt *tab,
-    size_t ntab, void *base, const config_setting_t *group, const char *what)
+    size_t ntab, void *base, const config_setting_t *group, const char *what,
+    uint32_t *inherited)
 {
 	const struct config_opt	*o;
 	const config_setting_t	*m;
@@ -671,6 +750,11 @@ config_opts_read(struct config_ctx *ctx, const struct config_opt *tab,
 		if (tab[j].flags & OPT_REQUIRED)
 			return config_fail(ctx, group, "missing '%s' in %s",
 			    tab[j].name, what);
+		/* Filled from the top level once the whole file is read. */
+		if (tab[j].inherit != NULL && inherited != NULL) {
+			*inherited |= (uint32_t)1 << j;
+			continue;
+		}
 		if (config_opt_set(ctx, &tab[j], base, NULL) == -1)
 			return -1;
 	}
@@ -811,7 +895,7 @@ config_read_listeners(struct config_ctx *ctx, struct config *cfg,
 			return config_fail(ctx, g, "a listener must be a group "
 			    "{ address = ...; port = ...; }");
 		if (config_opts_read(ctx, config_listener_opts,
-		    nitems(config_listener_opts), l, g, "listener") == -1)
+		    nitems(config_listener_opts), l, g, "listener", NULL) == -1)
 			return -1;
 		if (strcmp(l->address, "*") == 0) {
 			free(l->address);
@@ -858,7 +942,7 @@ config_read_routes(struct config_ctx *ctx, struct config *cfg,
 			return config_fail(ctx, g, "a route must be a group "
 			    "{ path = ...; handler = ...; }");
 		if (config_opts_read(ctx, config_route_opts,
-		    nitems(config_route_opts), r, g, "route") == -1)
+		    nitems(config_route_opts), r, g, "route", &r->inherited) == -1)
 			return -1;
 		len = strlen(r->path);
 		if (len >= 2 && strcmp(r->path + len - 2, "/*") == 0) {
@@ -875,6 +959,81 @@ config_read_routes(struct config_ctx *ctx, struct config *cfg,
 		}
 	}
 	return 0;
+}
+
+/* Copy top-level values into the options of |base| left unset. */
+static void
+config_inherit_one(const struct config *cfg, const struct config_opt *tab,
+    size_t ntab, void *base, uint32_t inherited)
+{
+	for (size_t j = 0; j < ntab; j++) {
+		const struct config_opt *to;
+
+		if ((inherited & ((uint32_t)1 << j)) == 0)
+			continue;
+		to = config_opt_find(config_opts, nitems(config_opts),
+		    tab[j].inherit);
+		memcpy((char *)base + tab[j].offset,
+		    (const char *)cfg + to->offset, tab[j].size);
+	}
+}
+
+/*
+ * Route and channel options left unset take the top-level value; done
+ * after the whole file is read, since the top-level option may come later.
+ */
+static void
+config_inherit(struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->nroutes; i++)
+		config_inherit_one(cfg, config_route_opts,
+		    nitems(config_route_opts), &cfg->routes[i],
+		    cfg->routes[i].inherited);
+	for (size_t i = 0; i < cfg->nchannels; i++)
+		config_inherit_one(cfg, config_channel_opts,
+		    nitems(config_channel_opts), &cfg->channels[i],
+		    cfg->channels[i].inherited);
+}
+
+static int
+config_read_channels(struct config_ctx *ctx, struct config *cfg,
+    const config_setting_t *s)
+{
+	const config_setting_t	*g;
+	size_t			 i, n;
+
+	if (!config_setting_is_list(s))
+		return config_fail(ctx, s, "'channels' must be %s",
+		    config_kinds[OPT_SECTION].expect);
+	n = (size_t)config_setting_length(s);
+	if (n == 0)
+		return 0;
+	if ((cfg->channels = calloc(n, sizeof *cfg->channels)) == NULL)
+		return config_fail(ctx, s, "out of memory");
+	cfg->nchannels = n;
+	for (i = 0; i < n; i++) {
+		struct config_channel *c = &cfg->channels[i];
+
+		g = config_setting_get_elem(s, (unsigned int)i);
+		c->line = (int)config_setting_source_line(g);
+		if (!config_setting_is_group(g))
+			return config_fail(ctx, g, "a channel entry must be a "
+			    "group { pattern = ...; ... }");
+		if (config_opts_read(ctx, config_channel_opts,
+		    nitems(config_channel_opts), c, g, "channel entry",
+		    &c->inherited) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+const struct config_channel *
+config_channel_match(const struct config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->nchannels; i++)
+		if (fnmatch(cfg->channels[i].pattern, name, 0) == 0)
+			return &cfg->channels[i];
+	return NULL;
 }
 
 int
@@ -919,8 +1078,9 @@ config_load(const char *file, struct config **out, char **cause)
 	    (cfg->file = strdup(file)) == NULL)
 		goto destroy;
 	if (config_opts_read(&ctx, config_opts, nitems(config_opts), cfg,
-	    config_root_setting(&lc), "the configuration") == -1)
+	    config_root_setting(&lc), "the configuration", NULL) == -1)
 		goto destroy;
+	config_inherit(cfg);
 	if (cfg->nlisteners == 0)
 		config_fail(&ctx, NULL, "no listeners defined");
 	else if (cfg->nroutes == 0)
@@ -975,6 +1135,10 @@ config_free(struct config *cfg)
 		config_opts_free(config_route_opts, nitems(config_route_opts),
 		    &cfg->routes[i]);
 	free(cfg->routes);
+	for (i = 0; i < cfg->nchannels; i++)
+		config_opts_free(config_channel_opts,
+		    nitems(config_channel_opts), &cfg->channels[i]);
+	free(cfg->channels);
 	config_opts_free(config_opts, nitems(config_opts), cfg);
 	free(cfg->file);
 	free(cfg);
@@ -998,10 +1162,12 @@ config_print_table(FILE *fp, const char *prefix, const struct config_opt *tab,
 			def = "-";
 		else if (o->type == OPT_TOKENS)
 			def = "[]";
+		else if (o->inherit != NULL)
+			def = o->inherit;
 		else
 			def = o->def;
 		config_fmt_range(o, range, sizeof range);
-		fprintf(fp, "%-22s %-8s %-20s %s%s%s%s\n", name,
+		fprintf(fp, "%-33s %-8s %-24s %s%s%s%s\n", name,
 		    config_kinds[o->type].name, def, o->doc,
 		    range[0] != '\0' ? " [" : "", range,
 		    range[0] != '\0' ? "]" : "");
@@ -1016,6 +1182,8 @@ config_print_options(FILE *fp)
 	    nitems(config_listener_opts));
 	config_print_table(fp, "routes.", config_route_opts,
 	    nitems(config_route_opts));
+	config_print_table(fp, "channels.", config_channel_opts,
+	    nitems(config_channel_opts));
 }
 
 int

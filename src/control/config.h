@@ -22,6 +22,27 @@ struct config_route {
 	char		**protocols;	/* subprotocols offered, NULL-terminated;
 					   never NULL, empty when none */
 	int		 allow_publish;	/* clients may publish (pubsub) */
+	uint64_t	 send_buffer_limit;	/* hard limit, bytes */
+	uint64_t	 send_buffer_soft_limit;
+	double		 send_buffer_soft_seconds;
+	int		 slow_consumer_policy;	/* enum slow_policy */
+	uint32_t	 inherited;	/* options taken from the top level */
+	int		 line;
+};
+
+/* What to do with a connection whose queue stays over its limits. */
+enum slow_policy {
+	SLOW_DISCONNECT,	/* close 1008 */
+	SLOW_DROP_OLDEST	/* drop queued messages; JSON clients are told */
+};
+
+/* History limits for channels whose names match a pattern. */
+struct config_channel {
+	char		*pattern;	/* fnmatch(3) pattern */
+	uint64_t	 history_size;	/* messages */
+	uint64_t	 history_bytes;	/* payload bytes */
+	double		 history_ttl;	/* seconds, 0 = no age limit */
+	uint32_t	 inherited;	/* options taken from the top level */
 	int		 line;
 };
 
@@ -40,6 +61,15 @@ struct config {
 	double		 ping_interval;		/* seconds, 0 = none */
 	double		 shutdown_timeout;	/* seconds */
 	char		*connection_id_header;	/* response header carrying the id */
+	uint64_t	 send_buffer_soft_limit;	/* bytes */
+	double		 send_buffer_soft_seconds;
+	int		 slow_consumer_policy;	/* enum slow_policy */
+	uint64_t	 history_size;		/* messages per channel */
+	uint64_t	 history_bytes;		/* payload bytes per channel */
+	double		 history_ttl;		/* seconds, 0 = no age limit */
+	char		*api_key;		/* "" = HTTP API open */
+	struct config_channel *channels;
+	size_t		 nchannels;
 
 	struct config_listener *listeners;
 	size_t		 nlisteners;
@@ -59,6 +89,13 @@ struct config *config_defaults(void);
 
 /* Free |cfg| and everything it owns; config_free(NULL) does nothing. */
 void	config_free(struct config *cfg);
+
+/*
+ * The first channels entry whose pattern matches |name|, or NULL (the
+ * top-level history options apply).
+ */
+const struct config_channel *config_channel_match(const struct config *cfg,
+	    const char *name);
 
 /*
  * Print every option with its type, default and description, one per line,

@@ -32,6 +32,13 @@ struct handler {
 	void		(*message)(struct conn *c, unsigned opcode, uint8_t *data,
 			    size_t len);
 	void		(*close)(struct conn *c);
+	/*
+	 * The slow-consumer policy dropped queued messages of |channel| with
+	 * sequence numbers |from| to |to| (inclusive) from |c|'s queue; the
+	 * handler may tell the client. May be NULL.
+	 */
+	void		(*dropped)(struct conn *c, const char *channel,
+			    uint64_t from, uint64_t to);
 };
 
 /* The handler named |name|, or NULL. */

@@ -21,6 +21,7 @@
 #include "proto/handshake.h"
 #include "proto/http1.h"
 #include "transport/conn.h"
+#include "transport/h1.h"
 #include "util/log.h"
 #include "util/msg.h"
 
@@ -110,8 +111,7 @@ conn_peer(const struct conn *c, char *buf, size_t len)
 	return buf;
 }
 
-/* Queue |m| regardless of limits: control frames and responses. */
-static int
+int
 conn_queue(struct conn *c, struct msg *m)
 {
 	if (c->state >= CONN_LINGER)
@@ -191,8 +191,7 @@ conn_drop_queue(struct conn *c, int keep_partial)
 	}
 }
 
-/* Enter a closing state with a deadline for the peer to finish. */
-static void
+void
 conn_closing(struct conn *c, enum conn_state st)
 {
 	c->state = st;
@@ -357,61 +356,9 @@ conn_flush(struct conn *c)
 	}
 }
 
-/* Answer a plain HTTP request or a refused handshake, then close. */
-static void
-conn_http_reply(struct conn *c, int status, const char *extra,
-    const char *body)
-{
-	char buf[1024];
-	struct msg *m;
-	int n;
-
-	n = snprintf(buf, sizeof(buf),
-	    "HTTP/1.1 %d %s\r\n"
-	    "Content-Type: text/plain; charset=utf-8\r\n"
-	    "Content-Length: %zu\r\n"
-	    "Connection: close\r\n"
-	    "%s"
-	    "\r\n%s",
-	    status, http_status_text(status), strlen(body) + 1,
-	    extra ? extra : "", body);
-	if (n < 0 || (size_t)n >= sizeof(buf) - 1) {
-		conn_destroy(c, "response too long");
-		return;
-	}
-	buf[n++] = '\n';
-	if (status >= 400)
-		c->srv->stats.handshakes_failed++;
-	if ((m = msg_new((size_t)n)) == NULL) {
-		conn_destroy(c, "out of memory");
-		return;
-	}
-	memcpy(m->data, buf, (size_t)n);
-	c->state = CONN_CLOSING;
-	c->flags |= CONN_F_SHUT_AFTER;
-	conn_queue(c, m);
-	msg_unref(m);
-	server_timer_set(c->srv, c,
-	    c->srv->tick + server_ticks(SERVER_CLOSE_TIMEOUT_S));
-}
-
-static void
-conn_http_error(struct conn *c, int status, const char *reason)
-{
-	const char *extra = NULL;
-
-	if (status == 426)
-		extra = "Sec-WebSocket-Version: 13\r\n";
-	else if (status == 405)
-		extra = "Allow: GET\r\n";
-	log_debug("conn %016" PRIx64 ": handshake refused: %d %s", c->id,
-	    status, reason);
-	conn_http_reply(c, status, extra, reason);
-}
-
 /* Send the 101 response and switch the connection to WebSocket framing. */
-static int
-conn_upgrade(struct conn *c, struct route *r, const struct http_request *req,
+int
+conn_ws_start(struct conn *c, struct route *r, const struct http_request *req,
     const struct ws_upgrade *up)
 {
 	const struct config *cfg = c->srv->cfg;
@@ -461,8 +408,8 @@ conn_upgrade(struct conn *c, struct route *r, const struct http_request *req,
 	return 0;
 }
 
-static void
-conn_feed_ws(struct conn *c, uint8_t *buf, size_t n)
+void
+conn_ws_feed(struct conn *c, uint8_t *buf, size_t n)
 {
 	if (n == 0 || c->state >= CONN_LINGER)
 		return;
@@ -475,114 +422,6 @@ conn_feed_ws(struct conn *c, uint8_t *buf, size_t n)
 		c->flags |= CONN_F_SHUT_AFTER;
 		conn_closing(c, CONN_CLOSING);
 	}
-}
-
-/* Decide what a complete request head asks for. */
-static void
-conn_dispatch(struct conn *c, const struct http_request *req,
-    uint8_t *rest, size_t rest_len)
-{
-	struct ws_upgrade up;
-	struct route *r;
-	const char *reason = NULL;
-	int status;
-
-	r = server_route_match(c->srv, req->path.p, req->path.len);
-	if (!ws_handshake_is_upgrade(req)) {
-		if (http_str_eq(req->path, "/healthz")) {
-			if (!http_str_eq(req->method, "GET") &&
-			    !http_str_eq(req->method, "HEAD"))
-				conn_http_reply(c, 405, "Allow: GET, HEAD\r\n",
-				    "method not allowed");
-			else
-				conn_http_reply(c, 200, NULL, "ok");
-		} else if (r != NULL)
-			conn_http_reply(c, 426,
-			    "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n",
-			    "this is a WebSocket endpoint");
-		else
-			conn_http_reply(c, 404, NULL, "not found");
-		return;
-	}
-	if (r == NULL) {
-		conn_http_error(c, 404, "no route for this path");
-		return;
-	}
-	if ((status = ws_handshake_check(req, &up, &reason)) != 0) {
-		conn_http_error(c, status, reason);
-		return;
-	}
-	if (r->handler->check != NULL &&
-	    (status = r->handler->check(r, req, &reason)) != 0) {
-		conn_http_error(c, status, reason);
-		return;
-	}
-	if ((status = conn_upgrade(c, r, req, &up)) != 0) {
-		conn_http_error(c, status, "internal error");
-		return;
-	}
-	conn_feed_ws(c, rest, rest_len);
-}
-
-static void
-conn_read_http(struct conn *c, uint8_t *buf, size_t n)
-{
-	const struct config *cfg = c->srv->cfg;
-	struct http_limits lim = {
-		.max_head = cfg->max_header_size,
-		.max_headers = (unsigned)cfg->max_headers,
-	};
-	struct http_request *req;
-	const char *reason = NULL;
-	size_t room, take;
-	int rv;
-
-	if (c->head == NULL && (c->head = malloc(cfg->max_header_size)) == NULL) {
-		conn_destroy(c, "out of memory");
-		return;
-	}
-	room = cfg->max_header_size - c->head_len;
-	take = n < room ? n : room;
-	memcpy(c->head + c->head_len, buf, take);
-	c->head_len += (uint32_t)take;
-	if ((req = malloc(sizeof(*req))) == NULL) {
-		conn_destroy(c, "out of memory");
-		return;
-	}
-	rv = http_parse_request(c->head, c->head_len, &lim, req, &reason);
-	if (rv == 0 && c->head_len >= cfg->max_header_size) {
-		rv = -431;
-		reason = "request header too large";
-	}
-	if (rv < 0)
-		conn_http_error(c, -rv, reason ? reason : "bad request");
-	else if (rv > 0) {
-		/*
-		 * Frames may follow the head in the same read: hand the bytes
-		 * after the head to the session once it exists. They sit at the
-		 * end of the head buffer and, beyond it, in |buf|.
-		 */
-		size_t extra = c->head_len - (size_t)rv + (n - take);
-		uint8_t *rest = NULL;
-
-		if (extra > 0 && (rest = malloc(extra)) == NULL) {
-			free(req);
-			conn_destroy(c, "out of memory");
-			return;
-		}
-		if (extra > 0) {
-			memcpy(rest, c->head + rv, c->head_len - (size_t)rv);
-			memcpy(rest + c->head_len - (size_t)rv, buf + take, n - take);
-		}
-		conn_dispatch(c, req, rest, extra);
-		free(rest);
-		if (c->state != CONN_DEAD) {
-			free(c->head);
-			c->head = NULL;
-			c->head_len = 0;
-		}
-	}
-	free(req);
 }
 
 static void
@@ -609,11 +448,11 @@ conn_read(struct conn *c)
 	c->srv->stats.bytes_in += (size_t)n;
 	switch (c->state) {
 	case CONN_HTTP:
-		conn_read_http(c, buf, (size_t)n);
+		h1_read(c, buf, (size_t)n);
 		break;
 	case CONN_WS:
 	case CONN_CLOSING:
-		conn_feed_ws(c, buf, (size_t)n);
+		conn_ws_feed(c, buf, (size_t)n);
 		break;
 	default:
 		/* Lingering: input is discarded until the peer's FIN. */

@@ -55,7 +55,7 @@ struct conn {
 	struct route		*route;
 	void			*hdata;		/* the handler's state */
 
-	/* The request head, only until the handshake is answered. */
+	/* HTTP/1.1 phase (h1.c): the request head, freed once answered. */
 	char			*head;
 	uint32_t		 head_len;
 
@@ -74,6 +74,9 @@ struct conn {
 
 	struct ws_session	 ws;
 };
+
+struct http_request;
+struct ws_upgrade;
 
 /* Take ownership of accepted socket |fd|. Returns NULL on failure (fd closed). */
 struct conn *conn_new(struct server *srv, int fd);
@@ -101,6 +104,26 @@ void	conn_flush(struct conn *c);
  * torn down when the peer answers or after SERVER_CLOSE_TIMEOUT_S.
  */
 void	conn_close(struct conn *c, uint16_t code, const char *reason);
+
+/*
+ * Queue |m| whatever the limits: responses and control frames. Returns 0,
+ * or -1 when the connection takes no more output.
+ */
+int	conn_queue(struct conn *c, struct msg *m);
+
+/* Enter |st| (closing or lingering) with a deadline for the peer. */
+void	conn_closing(struct conn *c, enum conn_state st);
+
+/*
+ * Accept a checked WebSocket handshake on route |r|: queue the 101
+ * response, start the session and tell the handler. Returns 0, or the HTTP
+ * status to answer instead.
+ */
+int	conn_ws_start(struct conn *c, struct route *r,
+	    const struct http_request *req, const struct ws_upgrade *up);
+
+/* Feed bytes received on an open WebSocket to its session. */
+void	conn_ws_feed(struct conn *c, uint8_t *buf, size_t n);
 
 /* Tear down now: unlink from everything and queue for freeing. */
 void	conn_destroy(struct conn *c, const char *why);

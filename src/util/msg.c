@@ -7,32 +7,64 @@
 #include "proto/frame.h"
 #include "util/msg.h"
 
-struct msg *
-msg_new(size_t len)
+/* A msg of |len| bytes with |extra| bytes of room after them. */
+static struct msg *
+msg_alloc(size_t len, size_t extra)
 {
 	struct msg *m;
 
-	if (len > MSG_MAX_LEN)
+	if (len > MSG_MAX_LEN || extra > MSG_MAX_LEN - len)
 		return NULL;
-	if ((m = malloc(sizeof(*m) + len)) == NULL)
+	if ((m = malloc(sizeof(*m) + len + extra)) == NULL)
 		return NULL;
 	m->refs = 1;
 	m->len = (uint32_t)len;
+	m->seq = 0;
+	m->channel = NULL;
 	return m;
 }
 
 struct msg *
-msg_frame_alloc(unsigned opcode, size_t len, uint8_t **payload)
+msg_new(size_t len)
+{
+	return msg_alloc(len, 0);
+}
+
+static struct msg *
+msg_frame_build(unsigned opcode, size_t len, uint8_t **payload, size_t extra)
 {
 	uint8_t hdr[WS_HEADER_MAX];
 	size_t hlen;
 	struct msg *m;
 
 	hlen = ws_frame_header_encode(hdr, 1, 0, opcode, len, NULL);
-	if (len > MSG_MAX_LEN - hlen || (m = msg_new(hlen + len)) == NULL)
+	if (len > MSG_MAX_LEN - hlen || (m = msg_alloc(hlen + len, extra)) == NULL)
 		return NULL;
 	memcpy(m->data, hdr, hlen);
 	*payload = m->data + hlen;
+	return m;
+}
+
+struct msg *
+msg_frame_alloc(unsigned opcode, size_t len, uint8_t **payload)
+{
+	return msg_frame_build(opcode, len, payload, 0);
+}
+
+struct msg *
+msg_frame_alloc_channel(unsigned opcode, size_t len, uint8_t **payload,
+    const char *name, size_t name_len, uint64_t seq)
+{
+	struct msg *m;
+	char *copy;
+
+	if ((m = msg_frame_build(opcode, len, payload, name_len + 1)) == NULL)
+		return NULL;
+	copy = (char *)m->data + m->len;
+	memcpy(copy, name, name_len);
+	copy[name_len] = '\0';
+	m->channel = copy;
+	m->seq = seq;
 	return m;
 }
 

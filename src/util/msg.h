@@ -14,6 +14,14 @@
 struct msg {
 	uint32_t	 refs;
 	uint32_t	 len;		/* bytes in data */
+	/*
+	 * A channel message carries its channel's sequence number and a
+	 * pointer to its own copy of the channel name (stored after data),
+	 * so a connection that drops queued messages can say which ones.
+	 * Both are 0/NULL for other messages.
+	 */
+	uint64_t	 seq;
+	const char	*channel;
 	uint8_t		 data[];
 };
 
@@ -34,6 +42,13 @@ struct msg *msg_frame(unsigned opcode, const void *payload, size_t len);
  * msg_frame_payload(); lets an encoder write straight into the frame.
  */
 struct msg *msg_frame_alloc(unsigned opcode, size_t len, uint8_t **payload);
+
+/*
+ * Like msg_frame_alloc() for a message of channel |name| (|name_len|
+ * bytes) with sequence number |seq|: the name is copied into the msg.
+ */
+struct msg *msg_frame_alloc_channel(unsigned opcode, size_t len,
+	    uint8_t **payload, const char *name, size_t name_len, uint64_t seq);
 
 static inline struct msg *
 msg_ref(struct msg *m)

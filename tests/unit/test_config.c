@@ -488,6 +488,54 @@ START_TEST(test_include)
 }
 END_TEST
 
+/* Route and channel options left unset take the top-level value, wherever it is. */
+START_TEST(test_inherit)
+{
+	struct config *cfg = load_ok(
+	    "listeners = ( { address = \"127.0.0.1\"; port = 8080; } );\n"
+	    "routes = (\n"
+	    "  { path = \"/a\"; handler = \"echo\"; },\n"
+	    "  { path = \"/b/*\"; handler = \"pubsub\";\n"
+	    "    send_buffer_limit = \"64k\";\n"
+	    "    slow_consumer_policy = \"drop_oldest\"; }\n"
+	    ");\n"
+	    "channels = (\n"
+	    "  { pattern = \"chat.*\"; history_size = 500; },\n"
+	    "  { pattern = \"*\"; history_ttl = 0; }\n"
+	    ");\n"
+	    "send_buffer_limit = \"2M\";\n"
+	    "history_bytes = \"3M\";\n");
+	const struct config_channel *ch;
+
+	ck_assert_uint_eq(cfg->routes[0].send_buffer_limit, 2 * 1048576);
+	ck_assert_uint_eq(cfg->routes[1].send_buffer_limit, 65536);
+	ck_assert_int_eq(cfg->routes[0].slow_consumer_policy, SLOW_DISCONNECT);
+	ck_assert_int_eq(cfg->routes[1].slow_consumer_policy, SLOW_DROP_OLDEST);
+	ck_assert_uint_eq(cfg->routes[0].send_buffer_soft_limit, 1048576);
+	ck_assert(cfg->routes[1].send_buffer_soft_seconds == 10.0);
+	ch = config_channel_match(cfg, "chat.lobby");
+	ck_assert_ptr_nonnull(ch);
+	ck_assert_uint_eq(ch->history_size, 500);
+	ck_assert_uint_eq(ch->history_bytes, 3 * 1048576);
+	ck_assert(ch->history_ttl == 300.0);
+	ch = config_channel_match(cfg, "news");
+	ck_assert_ptr_nonnull(ch);
+	ck_assert_uint_eq(ch->history_size, 100);
+	ck_assert(ch->history_ttl == 0.0);
+	config_free(cfg);
+
+	load_fails("listeners = ( { address = \"127.0.0.1\"; port = 1; } );\n"
+	    "routes = ( { path = \"/a\"; handler = \"echo\";\n"
+	    "  slow_consumer_policy = \"ignore\"; } );\n", 3,
+	    "'slow_consumer_policy' must be one of disconnect, drop_oldest, "
+	    "not \"ignore\"");
+	load_fails("listeners = ( { address = \"127.0.0.1\"; port = 1; } );\n"
+	    "routes = ( { path = \"/a\"; handler = \"echo\"; } );\n"
+	    "channels = ( { history_size = 5; } );\n", 3,
+	    "missing 'pattern' in channel entry");
+}
+END_TEST
+
 START_TEST(test_print_options)
 {
 	char	*buf = NULL;
@@ -498,18 +546,20 @@ START_TEST(test_print_options)
 	ck_assert_ptr_nonnull(fp);
 	config_print_options(fp);
 	ck_assert_int_eq(fclose(fp), 0);
-	ck_assert_ptr_nonnull(strstr(buf, "\nmax_frame_size         size     "
-	    "16M                  Payload bytes"));
+	ck_assert_ptr_nonnull(strstr(buf, "\nmax_frame_size                    "
+	    "size     16M                      Payload bytes"));
 	ck_assert_ptr_nonnull(strstr(buf, "[between 1 and 1G]\n"));
 	ck_assert_ptr_nonnull(strstr(buf, "log_level "));
 	ck_assert_ptr_nonnull(strstr(buf, "[one of error, warning, notice, "
 	    "info, debug]"));
-	ck_assert_ptr_nonnull(strstr(buf, "\nidle_timeout           duration "
-	    "0 "));
-	ck_assert_ptr_nonnull(strstr(buf, "\nlisteners.port         int      "
-	    "(required)"));
+	ck_assert_ptr_nonnull(strstr(buf, "\nidle_timeout                      "
+	    "duration 0 "));
+	ck_assert_ptr_nonnull(strstr(buf, "\nlisteners.port                    "
+	    "int      (required)"));
+	ck_assert_ptr_nonnull(strstr(buf, "\nroutes.slow_consumer_policy       "
+	    "enum     slow_consumer_policy"));
 	ck_assert_ptr_nonnull(strstr(buf, "\nroutes.protocols "));
-	ck_assert_ptr_nonnull(strstr(buf, "connection_id_header   string   "
+	ck_assert_ptr_nonnull(strstr(buf, "connection_id_header              string   "
 	    "Wshub-Connection-Id"));
 	free(buf);
 }
@@ -544,6 +594,7 @@ config_suite(void)
 	tcase_add_test(tc, test_no_file);
 	tcase_add_test(tc, test_include);
 	tcase_add_test(tc, test_print_options);
+	tcase_add_test(tc, test_inherit);
 	tcase_add_test(tc, test_log_levels);
 	suite_add_tcase(s, tc);
 	return s;
