@@ -1,10 +1,15 @@
-/* Channels: the two-way index between channels and their subscribers. */
+/* Channels: the two-way index between channels and subscribers, sequence numbers, history. */
 #include "autoconf.h"
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#include <openssl/rand.h>
 
 #include "hub/channel.h"
+#include "proto/envelope.h"
+#include "proto/frame.h"
 #include "transport/conn.h"
 #include "util/msg.h"
 
@@ -12,13 +17,21 @@ void
 channel_index_init(struct channel_index *ix)
 {
 	idmap_init(&ix->map);
+	TAILQ_INIT(&ix->all);
 	ix->count = 0;
 }
 
 void
 channel_index_clear(struct channel_index *ix)
 {
-	/* Subscriptions are gone by now; only empty chains could remain. */
+	struct channel *ch;
+
+	/* Subscriptions are gone by now; channels may still hold history. */
+	while ((ch = TAILQ_FIRST(&ix->all)) != NULL) {
+		TAILQ_REMOVE(&ix->all, ch, link);
+		history_clear(&ch->hist);
+		free(ch);
+	}
 	idmap_clear(&ix->map);
 	ix->count = 0;
 }
@@ -52,8 +65,29 @@ channel_hash(const char *name, size_t len)
 	return h != 0 ? h : 1;
 }
 
+/*
+ * A new epoch. It only has to differ from every earlier epoch of the same
+ * channel name, here or on a restarted daemon, so a random 64-bit value
+ * does; 0 is avoided so that it never looks unset.
+ */
+static uint64_t
+channel_new_epoch(const struct channel *ch)
+{
+	uint64_t e = 0;
+
+	if (RAND_bytes((unsigned char *)&e, sizeof(e)) != 1) {
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		e = ((uint64_t)ts.tv_sec << 30 ^ (uint64_t)ts.tv_nsec) *
+		    0x9e3779b97f4a7c15ULL ^ (uint64_t)(uintptr_t)ch;
+	}
+	return e != 0 ? e : 1;
+}
+
 struct channel *
-channel_get(struct channel_index *ix, const char *name, size_t len, int create)
+channel_get(struct channel_index *ix, const char *name, size_t len,
+    int create)
 {
 	uint64_t h = channel_hash(name, len);
 	struct channel *head, *ch;
@@ -70,12 +104,16 @@ channel_get(struct channel_index *ix, const char *name, size_t len, int create)
 	ch->hash = h;
 	ch->name_len = len;
 	memcpy(ch->name, name, len);
-	TAILQ_INIT(&ch->subs);
+	for (int i = 0; i < SUB_NMODES; i++)
+		TAILQ_INIT(&ch->subs[i]);
+	history_init(&ch->hist);
+	ch->epoch = channel_new_epoch(ch);
 	ch->hash_next = head;
 	if (idmap_put(&ix->map, h, ch) == -1) {
 		free(ch);
 		return NULL;
 	}
+	TAILQ_INSERT_TAIL(&ix->all, ch, link);
 	ix->count++;
 	return ch;
 }
@@ -96,28 +134,82 @@ channel_free(struct channel *ch)
 			;
 		*pp = ch->hash_next;
 	}
+	TAILQ_REMOVE(&ix->all, ch, link);
 	ix->count--;
+	history_clear(&ch->hist);
 	free(ch);
+}
+
+int
+channel_release(struct channel *ch)
+{
+	if (!channel_unused(ch))
+		return 0;
+	channel_free(ch);
+	return 1;
+}
+
+struct subscription *
+channel_find_sub(struct subscription *subs, const struct channel *ch)
+{
+	for (; subs != NULL; subs = subs->conn_next)
+		if (subs->chan == ch)
+			return subs;
+	return NULL;
 }
 
 int
 channel_subscribe(struct channel *ch, struct conn *c,
     struct subscription **conn_subs)
 {
+	return channel_subscribe_mode(ch, c, SUB_RAW, conn_subs);
+}
+
+int
+channel_subscribe_mode(struct channel *ch, struct conn *c, enum sub_mode mode,
+    struct subscription **conn_subs)
+{
 	struct subscription *s;
 
-	for (s = *conn_subs; s != NULL; s = s->conn_next)
-		if (s->chan == ch)
-			return 1;
+	if (channel_find_sub(*conn_subs, ch) != NULL)
+		return 1;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -1;
 	s->conn = c;
 	s->chan = ch;
-	TAILQ_INSERT_TAIL(&ch->subs, s, chan_link);
+	s->mode = (uint8_t)mode;
+	TAILQ_INSERT_TAIL(&ch->subs[mode], s, chan_link);
 	ch->nsubs++;
 	s->conn_next = *conn_subs;
 	*conn_subs = s;
 	return 0;
+}
+
+/* Unlink |s| from its channel and free both if the channel is left unused. */
+static void
+channel_sub_free(struct subscription *s)
+{
+	struct channel *ch = s->chan;
+
+	TAILQ_REMOVE(&ch->subs[s->mode], s, chan_link);
+	ch->nsubs--;
+	free(s);
+	/* A channel lives while it has subscribers or history. */
+	channel_release(ch);
+}
+
+int
+channel_unsubscribe(struct channel *ch, struct subscription **conn_subs)
+{
+	struct subscription **pp, *s;
+
+	for (pp = conn_subs; (s = *pp) != NULL; pp = &s->conn_next)
+		if (s->chan == ch) {
+			*pp = s->conn_next;
+			channel_sub_free(s);
+			return 0;
+		}
+	return -1;
 }
 
 void
@@ -126,26 +218,111 @@ channel_unsubscribe_all(struct subscription **conn_subs)
 	struct subscription *s;
 
 	while ((s = *conn_subs) != NULL) {
-		struct channel *ch = s->chan;
-
 		*conn_subs = s->conn_next;
-		TAILQ_REMOVE(&ch->subs, s, chan_link);
-		/* A channel lives while it has subscribers. */
-		if (--ch->nsubs == 0)
-			channel_free(ch);
-		free(s);
+		channel_sub_free(s);
 	}
 }
 
-size_t
-channel_publish(struct channel *ch, struct msg *m)
+/* The envelope frame of message |seq|, tagged like the raw frame. */
+static struct msg *
+channel_envelope_build(const struct channel *ch, uint64_t seq,
+    unsigned opcode, const uint8_t *data, size_t len)
 {
-	struct subscription *s;
-	size_t n = 0;
+	int binary = opcode == WS_OP_BINARY;
+	struct msg *m;
+	uint8_t *p;
+	size_t n;
 
-	ch->seq++;
-	TAILQ_FOREACH(s, &ch->subs, chan_link)
+	n = envelope_message_size(ch->name, ch->name_len, seq, binary, data,
+	    len);
+	if (n == SIZE_MAX || (m = msg_frame_alloc_channel(WS_OP_TEXT, n, &p,
+	    ch->name, ch->name_len, seq)) == NULL)
+		return NULL;
+	envelope_message_write(p, ch->name, ch->name_len, seq, ch->epoch,
+	    binary, data, len);
+	return m;
+}
+
+struct msg *
+channel_envelope(const struct channel *ch, const struct history_entry *e)
+{
+	const struct msg *m = e->msg;
+
+	return channel_envelope_build(ch, m->seq, e->opcode,
+	    m->data + (m->len - e->plen), e->plen);
+}
+
+long
+channel_publish(struct channel *ch, unsigned opcode, const void *data,
+    size_t len, uint64_t now, uint64_t *seq)
+{
+	uint64_t next = ch->seq + 1;
+	struct subscription *s;
+	struct msg *m, *jm = NULL;
+	uint8_t *p;
+	long n = 0;
+
+	if ((m = msg_frame_alloc_channel(opcode, len, &p, ch->name,
+	    ch->name_len, next)) == NULL)
+		return -1;
+	if (len > 0)
+		memcpy(p, data, len);
+	if (!TAILQ_EMPTY(&ch->subs[SUB_JSON]) &&
+	    (jm = channel_envelope_build(ch, next, opcode, p, len)) == NULL) {
+		msg_unref(m);
+		return -1;
+	}
+	ch->seq = next;
+	/*
+	 * Without room in the history the message is still delivered; the
+	 * history is emptied instead, so a later recovery reports the gap.
+	 */
+	history_add(&ch->hist, m, opcode, len, now, &ch->lim);
+	TAILQ_FOREACH(s, &ch->subs[SUB_RAW], chan_link)
 		if (conn_send(s->conn, m) == 0)
 			n++;
+	if (jm != NULL) {
+		TAILQ_FOREACH(s, &ch->subs[SUB_JSON], chan_link)
+			if (conn_send(s->conn, jm) == 0)
+				n++;
+		msg_unref(jm);
+	}
+	msg_unref(m);
+	*seq = next;
 	return n;
+}
+
+enum channel_recover
+channel_recover_check(struct channel *ch, uint64_t epoch, uint64_t seq,
+    uint64_t now, uint32_t *first)
+{
+	if (epoch != ch->epoch)
+		return CHANNEL_RECOVER_EPOCH;
+	if (seq > ch->seq)
+		return CHANNEL_RECOVER_AHEAD;
+	history_expire(&ch->hist, now, &ch->lim);
+	if (seq == ch->seq) {
+		*first = ch->hist.count;
+		return CHANNEL_RECOVER_OK;
+	}
+	if (!history_after(&ch->hist, seq, first) ||
+	    history_last_seq(&ch->hist) != ch->seq)
+		return CHANNEL_RECOVER_TOO_OLD;
+	return CHANNEL_RECOVER_OK;
+}
+
+const char *
+channel_recover_reason(enum channel_recover r)
+{
+	switch (r) {
+	case CHANNEL_RECOVER_OK:
+		return "ok";
+	case CHANNEL_RECOVER_EPOCH:
+		return "epoch changed";
+	case CHANNEL_RECOVER_AHEAD:
+		return "sequence number ahead of the channel";
+	case CHANNEL_RECOVER_TOO_OLD:
+		return "history does not reach back";
+	}
+	return "?";
 }

@@ -1,4 +1,4 @@
-/* Channels: the two-way index between channels and their subscribers. */
+/* Channels: the two-way index between channels and subscribers, sequence numbers, history. */
 #ifndef WSH_HUB_CHANNEL_H
 #define WSH_HUB_CHANNEL_H
 
@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hub/history.h"
 #include "util/idmap.h"
 
 struct conn;
@@ -15,55 +16,136 @@ struct server;
 /* Channel names: 1..CHANNEL_NAME_MAX bytes of [A-Za-z0-9_.:@=+-]. */
 #define CHANNEL_NAME_MAX	128
 
+/* How a subscriber gets a channel's messages. */
+enum sub_mode {
+	SUB_RAW,		/* the payload alone, as published */
+	SUB_JSON,		/* a wshub.v1 "message" envelope */
+	SUB_NMODES
+};
+
 struct subscription {
 	struct conn		*conn;
 	struct channel		*chan;
 	TAILQ_ENTRY(subscription) chan_link;	/* the channel's subscribers */
 	struct subscription	*conn_next;	/* the connection's channels */
+	uint8_t			 mode;		/* enum sub_mode */
 };
 
 TAILQ_HEAD(subscription_list, subscription);
+TAILQ_HEAD(channel_list, channel);
 
+/*
+ * A channel lives while it has subscribers or history. Its subscribers are
+ * kept in one list per mode, so a publish walks each list in a tight loop
+ * handing every subscriber the one frame of its mode.
+ */
 struct channel {
 	struct channel_index	*index;
 	uint64_t		 hash;
 	struct channel		*hash_next;	/* names whose hashes collide */
-	struct subscription_list subs;
+	TAILQ_ENTRY(channel)	 link;		/* the index's list of all */
+	struct subscription_list subs[SUB_NMODES];
 	size_t			 nsubs;
 	uint64_t		 seq;		/* last sequence number published */
+	uint64_t		 epoch;		/* random, chosen at creation */
+	struct history		 hist;
+	struct history_limits	 lim;
 	size_t			 name_len;
-	char			 name[];
+	char			 name[];	/* NUL-terminated */
 };
 
 struct channel_index {
 	struct idmap		 map;		/* name hash -> channel chain */
+	struct channel_list	 all;
 	size_t			 count;
 };
 
 void	channel_index_init(struct channel_index *ix);
+
+/* Free every channel left (subscriptions must be gone) with its history. */
 void	channel_index_clear(struct channel_index *ix);
 
 /* Whether |name| is a valid channel name. */
 int	channel_name_valid(const char *name, size_t len);
 
-/* The channel named |name|, created when |create| is set; NULL otherwise. */
+/*
+ * The channel named |name|, created when |create| is set (with sequence
+ * number 0, a new random epoch and no history until the caller sets
+ * |lim|); NULL when missing, or out of memory.
+ */
 struct channel *channel_get(struct channel_index *ix, const char *name,
 	    size_t len, int create);
 
+/* Whether |ch| has neither subscribers nor history, so it may be freed. */
+static inline int
+channel_unused(const struct channel *ch)
+{
+	return ch->nsubs == 0 && ch->hist.count == 0;
+}
+
+/* Free |ch| if it is unused; returns 1 when it was freed. */
+int	channel_release(struct channel *ch);
+
 /*
- * Subscribe |c| to |ch|, linking the subscription at the head of
+ * Subscribe |c| to |ch| in |mode|, linking the subscription at the head of
  * |*conn_subs|. Returns 0, 1 when already subscribed, -1 when out of memory.
  */
+int	channel_subscribe_mode(struct channel *ch, struct conn *c,
+	    enum sub_mode mode, struct subscription **conn_subs);
+
+/* channel_subscribe_mode() in raw mode. */
 int	channel_subscribe(struct channel *ch, struct conn *c,
 	    struct subscription **conn_subs);
 
-/* Drop every subscription in |*conn_subs|; frees channels left empty. */
+/*
+ * Drop the subscription to |ch| from |*conn_subs| and free the channel if
+ * it is left unused. Returns 0, or -1 when there was none.
+ */
+int	channel_unsubscribe(struct channel *ch, struct subscription **conn_subs);
+
+/* Drop every subscription in |*conn_subs|; frees channels left unused. */
 void	channel_unsubscribe_all(struct subscription **conn_subs);
 
+/* The subscription to |ch| in |subs|, or NULL. */
+struct subscription *channel_find_sub(struct subscription *subs,
+	    const struct channel *ch);
+
 /*
- * Queue |m| for every subscriber of |ch| (one shared reference each) and
- * return how many it reached.
+ * Publish |len| bytes of |data| as a text or binary (|opcode|) message at
+ * time |now| (ms): give it the next sequence number, keep it in the
+ * history and queue it for every subscriber. The raw frame is built once,
+ * the JSON envelope once and only when JSON subscribers exist; every
+ * subscriber gets a reference, never a copy. Stores the sequence number in
+ * |*seq| and returns how many subscribers it was queued for, or -1 when out
+ * of memory (nothing was published).
  */
-size_t	channel_publish(struct channel *ch, struct msg *m);
+long	channel_publish(struct channel *ch, unsigned opcode, const void *data,
+	    size_t len, uint64_t now, uint64_t *seq);
+
+/*
+ * The wshub.v1 "message" envelope frame for held entry |e| of |ch|, built
+ * for a replay; NULL when out of memory.
+ */
+struct msg *channel_envelope(const struct channel *ch,
+	    const struct history_entry *e);
+
+/*
+ * The outcome of a recovery request: whether every message after |seq| of
+ * epoch |epoch| can be replayed (CHANNEL_RECOVER_OK, with the index of the
+ * first held entry to send in |*first|; h->count when nothing was missed),
+ * or why not. Expires aged history at |now| first.
+ */
+enum channel_recover {
+	CHANNEL_RECOVER_OK,
+	CHANNEL_RECOVER_EPOCH,		/* the epoch changed: history was lost */
+	CHANNEL_RECOVER_AHEAD,		/* |seq| was never published */
+	CHANNEL_RECOVER_TOO_OLD		/* history does not reach back */
+};
+
+enum channel_recover channel_recover_check(struct channel *ch, uint64_t epoch,
+	    uint64_t seq, uint64_t now, uint32_t *first);
+
+/* A short text for a recovery outcome ("epoch changed", ...). */
+const char *channel_recover_reason(enum channel_recover r);
 
 #endif

@@ -9,6 +9,9 @@ struct conn;
 struct route;
 struct http_request;
 
+/* Room for the extra response headers a handler may add to the 101. */
+#define HANDLER_HEADERS_MAX	4096
+
 /*
  * A handler gets the events of every connection on its routes, like the
  * seed's WebSocketHandler: open after the 101 response is queued, each
@@ -27,6 +30,15 @@ struct handler {
 	 */
 	int		(*check)(struct route *r, const struct http_request *req,
 			    const char **reason);
+	/*
+	 * Extra header lines ("Name: value\r\n" each) for the 101 response
+	 * of an accepted handshake on |r|, written to |buf| (|len| bytes,
+	 * HANDLER_HEADERS_MAX); returns the bytes written, only whole lines.
+	 * Called just before open, in the same turn. May be NULL.
+	 */
+	size_t		(*response_headers)(struct conn *c, struct route *r,
+			    const struct http_request *req, char *buf,
+			    size_t len);
 	/* Return 0, or -1 to close the connection (1011). May be NULL. */
 	int		(*open)(struct conn *c, const struct http_request *req);
 	void		(*message)(struct conn *c, unsigned opcode, uint8_t *data,

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct channel;
 struct server;
 
 /* What a publish did. */
@@ -45,8 +46,35 @@ int	hub_channel_info(struct server *srv, const char *name, size_t len,
 void	hub_channels_foreach(struct server *srv,
 	    void (*fn)(void *, const struct hub_channel_info *), void *arg);
 
-/* Called about once a second: expire old history, free empty channels. */
+/*
+ * Called about once a second (server_on_tick): expire old history and free
+ * channels left with neither subscribers nor history.
+ */
 void	hub_tick(struct server *srv);
+
+/*
+ * For the hub's own handlers. The clock of history ages, in milliseconds:
+ * the loop's tick, so a publish costs no system call.
+ */
+uint64_t hub_now(const struct server *srv);
+
+/*
+ * The channel named |name| (already validated), created when |create| is
+ * set with the history limits the config gives that name (the first
+ * matching `channels` pattern, else the top-level history options). NULL
+ * when it does not exist or, with |create|, when out of memory.
+ */
+struct channel *hub_channel(struct server *srv, const char *name, size_t len,
+	    int create);
+
+/*
+ * Publish on existing channel |ch| (no validation) and count the
+ * deliveries. Returns 0, or -1 when out of memory. The caller frees an
+ * unused channel afterwards (channel_release()).
+ */
+int	hub_channel_publish(struct server *srv, struct channel *ch,
+	    unsigned opcode, const void *data, size_t dlen,
+	    struct hub_publish_result *res);
 
 /* Epochs as text: 16 lowercase hex digits. */
 #define HUB_EPOCH_HEXLEN	16

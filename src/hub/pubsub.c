@@ -1,14 +1,21 @@
-/* The pubsub handler: subscribe by URL (/ws/a,b,c), publish from clients. */
+/* The pubsub handler: channels by URL (/ws/a,b,c) or by wshub.v1 command, recovery, publish. */
 #include "autoconf.h"
 
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "control/config.h"
 #include "hub/channel.h"
 #include "hub/handlers.h"
+#include "hub/hub.h"
 #include "hub/server.h"
+#include "proto/envelope.h"
 #include "proto/frame.h"
+#include "proto/handshake.h"
 #include "proto/http1.h"
 #include "transport/conn.h"
 #include "util/log.h"
@@ -16,24 +23,170 @@
 
 /* Channels one URL may name. */
 #define PUBSUB_URL_CHANNELS_MAX	64
+/* Channels one connection may subscribe to, by URL and command together. */
+#define PUBSUB_CONN_CHANNELS_MAX 1024
+/* Bytes of a since= value or Last-Event-ID header: a position per channel. */
+#define PUBSUB_SINCE_MAX	(PUBSUB_URL_CHANNELS_MAX * (ENVELOPE_POSITION_MAX + 1))
+/* Bytes of an error message in a reply. */
+#define PUBSUB_ERR_MAX		160
+
+#define PUBSUB_BAD_NAME		"invalid channel name (1-128 characters of " \
+				"A-Z a-z 0-9 _ . : @ = + -)"
 
 struct pubsub_conn {
 	struct subscription	*subs;
+	size_t			 nsubs;
+	int			 json;		/* wshub.v1 was negotiated */
 };
 
+/* The channels of a URL, each with the position to recover from, if any. */
+struct pubsub_url {
+	size_t		 n;
+	int		 since;		/* some position was given */
+	struct {
+		const char	*name;
+		size_t		 len;
+		int		 has_since;
+		uint64_t	 epoch;
+		uint64_t	 seq;
+	} ch[PUBSUB_URL_CHANNELS_MAX];
+};
+
+/* Whether the handshake on |r| selects the wshub.v1 subprotocol. */
+static int
+pubsub_is_json(const struct route *r, const struct http_request *req)
+{
+	const struct http_header *h;
+	const char *sel;
+
+	/* The same choice conn_ws_start() makes for the 101 response. */
+	h = http_header_get(req, "sec-websocket-protocol");
+	if (h == NULL || h->value.len == 0 || r->cfg->protocols == NULL)
+		return 0;
+	sel = ws_handshake_select_protocol(h->value,
+	    (const char *const *)r->cfg->protocols);
+	return sel != NULL && strcmp(sel, ENVELOPE_PROTOCOL) == 0;
+}
+
+static int
+pubsub_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /*
- * Walk the comma-separated channel list that follows the route's prefix,
- * calling |fn| for each name. Returns 0, or an HTTP status when the list is
- * malformed.
+ * Find query parameter |key| of |req| and percent-decode its value into
+ * |out| (|len| bytes). Returns the decoded length, -1 when absent, -2 when
+ * malformed or too long.
+ */
+static long
+pubsub_query_param(const struct http_request *req, const char *key,
+    char *out, size_t len)
+{
+	const char *p = req->query.p, *end = p + req->query.len;
+	size_t klen = strlen(key), o = 0;
+
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *stop = amp ? amp : end;
+
+		if ((size_t)(stop - p) > klen && memcmp(p, key, klen) == 0 &&
+		    p[klen] == '=') {
+			for (p += klen + 1; p < stop; p++) {
+				int c = (unsigned char)*p;
+
+				if (c == '%') {
+					if (stop - p < 3 ||
+					    pubsub_hexval(p[1]) < 0 ||
+					    pubsub_hexval(p[2]) < 0)
+						return -2;
+					c = pubsub_hexval(p[1]) << 4 |
+					    pubsub_hexval(p[2]);
+					p += 2;
+				}
+				if (o == len)
+					return -2;
+				out[o++] = (char)c;
+			}
+			return (long)o;
+		}
+		p = stop + 1;
+	}
+	return -1;
+}
+
+/*
+ * Fill |url| with the positions in |s| (|len| bytes): one "<epoch>:<seq>"
+ * for every channel, or a comma list with one (possibly empty) element per
+ * URL channel in order. Returns 0, or 400.
  */
 static int
-pubsub_url_channels(const struct route *r, const struct http_request *req,
-    int (*fn)(void *, const char *, size_t), void *arg, const char **reason)
+pubsub_parse_since(struct pubsub_url *url, const char *s, size_t len,
+    const char **reason)
 {
-	size_t plen = strlen(r->cfg->path), n = 0;
-	const char *p = req->path.p + plen, *end = req->path.p + req->path.len;
+	const char *p = s, *end = s + len;
+	size_t k = 0, commas = 0;
 
+	for (size_t i = 0; i < len; i++)
+		commas += s[i] == ',';
+	if (commas != 0 && commas + 1 != url->n) {
+		*reason = "since lists a position for each URL channel, "
+		    "or one for all";
+		return 400;
+	}
+	for (;;) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		size_t elen = (size_t)((comma ? comma : end) - p);
+		uint64_t e, q;
+
+		if (elen > 0 || commas == 0) {
+			if (envelope_position_parse(p, elen, &e, &q) == -1) {
+				*reason = "invalid since position "
+				    "(want <16 hex digit epoch>:<seq>)";
+				return 400;
+			}
+			for (size_t i = commas ? k : 0;
+			    i < (commas ? k + 1 : url->n); i++) {
+				url->ch[i].has_since = 1;
+				url->ch[i].epoch = e;
+				url->ch[i].seq = q;
+			}
+			url->since = 1;
+		}
+		if (comma == NULL)
+			break;
+		p = comma + 1;
+		k++;
+	}
+	return 0;
+}
+
+/*
+ * Parse the channel list after the route's prefix and the recovery
+ * position (?since= first, else Last-Event-ID). A connection that speaks
+ * wshub.v1 may name no channel. Returns 0, or an HTTP status.
+ */
+static int
+pubsub_url_parse(const struct route *r, const struct http_request *req,
+    struct pubsub_url *url, const char **reason)
+{
+	size_t plen = strlen(r->cfg->path);
+	const char *p = req->path.p + plen, *end = req->path.p + req->path.len;
+	const struct http_header *h;
+	char buf[PUBSUB_SINCE_MAX];
+	long n;
+
+	url->n = 0;
+	url->since = 0;
 	if (req->path.len <= plen) {
+		if (pubsub_is_json(r, req))
+			return 0;
 		*reason = "no channel in the URL";
 		return 400;
 	}
@@ -42,22 +195,31 @@ pubsub_url_channels(const struct route *r, const struct http_request *req,
 		size_t len = (size_t)((comma ? comma : end) - p);
 
 		if (!channel_name_valid(p, len)) {
-			*reason = "invalid channel name (1-128 characters of "
-			    "A-Z a-z 0-9 _ . : @ = + -)";
+			*reason = PUBSUB_BAD_NAME;
 			return 400;
 		}
-		if (++n > PUBSUB_URL_CHANNELS_MAX) {
+		if (url->n == PUBSUB_URL_CHANNELS_MAX) {
 			*reason = "too many channels in the URL";
 			return 400;
 		}
-		if (fn != NULL && fn(arg, p, len) == -1) {
-			*reason = "out of memory";
-			return 500;
-		}
+		url->ch[url->n].name = p;
+		url->ch[url->n].len = len;
+		url->ch[url->n].has_since = 0;
+		url->n++;
 		if (comma == NULL)
 			break;
 		p = comma + 1;
 	}
+	n = pubsub_query_param(req, "since", buf, sizeof(buf));
+	if (n == -2) {
+		*reason = "malformed since parameter";
+		return 400;
+	}
+	if (n >= 0)
+		return pubsub_parse_since(url, buf, (size_t)n, reason);
+	if ((h = http_header_get(req, "last-event-id")) != NULL)
+		return pubsub_parse_since(url, h->value.p, h->value.len,
+		    reason);
 	return 0;
 }
 
@@ -65,39 +227,355 @@ static int
 pubsub_check(struct route *r, const struct http_request *req,
     const char **reason)
 {
-	return pubsub_url_channels(r, req, NULL, NULL, reason);
+	struct pubsub_url url;
+
+	return pubsub_url_parse(r, req, &url, reason);
 }
 
-struct pubsub_open_arg {
-	struct conn		*conn;
-	struct pubsub_conn	*pc;
-};
-
-static int
-pubsub_open_one(void *arg, const char *name, size_t len)
+/*
+ * Tell raw clients where each URL channel stands, and how recovery went,
+ * in the 101 response: they have no other way to learn it. The channels
+ * are created here so that the epoch shown is the one open() will use.
+ */
+static size_t
+pubsub_response_headers(struct conn *c, struct route *r,
+    const struct http_request *req, char *buf, size_t len)
 {
-	struct pubsub_open_arg *oa = arg;
-	struct channel *ch;
+	struct pubsub_url url;
+	struct channel *chans[PUBSUB_URL_CHANNELS_MAX];
+	enum channel_recover rec[PUBSUB_URL_CHANNELS_MAX];
+	const char *reason;
+	char hex[ENVELOPE_EPOCH_LEN + 1];
+	size_t o = 0;
+	int gap = 0, n;
 
-	ch = channel_get(&oa->conn->srv->channels, name, len, 1);
-	if (ch == NULL || channel_subscribe(ch, oa->conn, &oa->pc->subs) == -1)
-		return -1;
-	return 0;
+	if (pubsub_url_parse(r, req, &url, &reason) != 0 || url.n == 0)
+		return 0;
+	for (size_t i = 0; i < url.n; i++) {
+		uint32_t first;
+
+		chans[i] = hub_channel(c->srv, url.ch[i].name, url.ch[i].len,
+		    1);
+		rec[i] = CHANNEL_RECOVER_OK;
+		if (chans[i] != NULL && url.ch[i].has_since)
+			rec[i] = channel_recover_check(chans[i],
+			    url.ch[i].epoch, url.ch[i].seq, hub_now(c->srv),
+			    &first);
+		gap |= chans[i] == NULL || rec[i] != CHANNEL_RECOVER_OK;
+	}
+	if (url.since) {
+		n = snprintf(buf, len, "Wshub-Recovery: %s\r\n",
+		    gap ? "gap" : "ok");
+		if (n < 0 || (size_t)n >= len)
+			return 0;
+		o = (size_t)n;
+	}
+	for (size_t i = 0; i < url.n; i++) {
+		if (chans[i] == NULL)
+			continue;
+		envelope_epoch_format(chans[i]->epoch, hex);
+		n = snprintf(buf + o, len - o,
+		    "Wshub-Channel-Seq: %.*s=%s:%" PRIu64 "%s\r\n",
+		    (int)url.ch[i].len, url.ch[i].name, hex, chans[i]->seq,
+		    !url.ch[i].has_since ? "" :
+		    rec[i] == CHANNEL_RECOVER_OK ? "; recovery=ok" :
+		    "; recovery=gap");
+		/* Only whole lines: the rest of the channels go unlisted. */
+		if (n < 0 || (size_t)n >= len - o)
+			break;
+		o += (size_t)n;
+	}
+	return o;
+}
+
+/*
+ * Queue the JSON value |o| (consumed) for |c|; |force| bypasses the send
+ * limits, for notices sent while the limits are being applied.
+ */
+static void
+pubsub_send_json(struct conn *c, json_t *o, int force)
+{
+	struct msg *m = NULL;
+	uint8_t *p;
+	size_t n;
+
+	if (o != NULL && (n = envelope_dump(o, NULL, 0)) > 0 &&
+	    (m = msg_frame_alloc(WS_OP_TEXT, n, &p)) != NULL)
+		envelope_dump(o, p, n);
+	json_decref(o);
+	if (m == NULL) {
+		log_warn("conn %016" PRIx64 ": out of memory for a reply",
+		    c->id);
+		conn_close(c, WS_CLOSE_INTERNAL, "out of memory");
+		return;
+	}
+	if (force)
+		conn_queue(c, m);
+	else
+		conn_send(c, m);
+	msg_unref(m);
+}
+
+static void
+pubsub_send_error(struct conn *c, json_t *id, const char *code,
+    const char *message)
+{
+	pubsub_send_json(c, envelope_error(id, code, message), 0);
+}
+
+/* A reply or event {"op": |op|, "channel": ..., "epoch": ..., "seq": ...}. */
+static json_t *
+pubsub_position(const char *op, json_t *id, const struct channel *ch)
+{
+	json_t *o = envelope_reply(op, id);
+
+	if (o != NULL && (json_object_set_new(o, "channel",
+	    json_stringn(ch->name, ch->name_len)) == -1 ||
+	    envelope_set_position(o, ch->epoch, ch->seq) == -1)) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+/*
+ * Replay to |c| what it missed on |ch| after |seq| of |epoch|, before any
+ * new publish can come between: the loop runs one callback at a time. A
+ * JSON client first hears "recovered" with the range, or "gap" with the
+ * channel's position when the history cannot fill it. Returns whether the
+ * recovery succeeded.
+ */
+static int
+pubsub_recover(struct conn *c, struct pubsub_conn *pc, struct channel *ch,
+    uint64_t epoch, uint64_t seq)
+{
+	enum channel_recover r;
+	uint32_t first = 0;
+	json_t *o;
+
+	r = channel_recover_check(ch, epoch, seq, hub_now(c->srv), &first);
+	if (r != CHANNEL_RECOVER_OK) {
+		log_debug("conn %016" PRIx64 ": %s: no recovery after %" PRIu64
+		    ": %s", c->id, ch->name, seq, channel_recover_reason(r));
+		if (pc->json) {
+			o = pubsub_position("gap", NULL, ch);
+			if (o != NULL && json_object_set_new(o, "reason",
+			    json_string(channel_recover_reason(r))) == -1) {
+				json_decref(o);
+				o = NULL;
+			}
+			pubsub_send_json(c, o, 0);
+		}
+		return 0;
+	}
+	if (pc->json) {
+		o = envelope_reply("recovered", NULL);
+		if (o != NULL && (json_object_set_new(o, "channel",
+		    json_stringn(ch->name, ch->name_len)) == -1 ||
+		    json_object_set_new(o, "from",
+		    json_integer((json_int_t)(seq + 1))) == -1 ||
+		    json_object_set_new(o, "to",
+		    json_integer((json_int_t)ch->seq)) == -1)) {
+			json_decref(o);
+			o = NULL;
+		}
+		pubsub_send_json(c, o, 0);
+	}
+	for (uint32_t i = first; i < ch->hist.count; i++) {
+		const struct history_entry *e = history_at(&ch->hist, i);
+		struct msg *m;
+
+		if (!pc->json) {
+			conn_send(c, e->msg);
+			continue;
+		}
+		/* Rare path: the envelope of a replayed message is rebuilt. */
+		if ((m = channel_envelope(ch, e)) == NULL) {
+			conn_close(c, WS_CLOSE_INTERNAL, "out of memory");
+			return 0;
+		}
+		conn_send(c, m);
+		msg_unref(m);
+	}
+	c->srv->stats.msgs_out += ch->hist.count - first;
+	return 1;
 }
 
 static int
 pubsub_open(struct conn *c, const struct http_request *req)
 {
-	struct pubsub_open_arg oa = { c, NULL };
+	struct pubsub_conn *pc;
+	struct pubsub_url url;
 	const char *reason;
 
-	if ((oa.pc = calloc(1, sizeof(*oa.pc))) == NULL)
+	if ((pc = calloc(1, sizeof(*pc))) == NULL)
 		return -1;
-	c->hdata = oa.pc;
-	if (pubsub_url_channels(c->route, req, pubsub_open_one, &oa,
-	    &reason) != 0)
+	c->hdata = pc;
+	pc->json = pubsub_is_json(c->route, req);
+	if (pubsub_url_parse(c->route, req, &url, &reason) != 0)
 		return -1;
+	for (size_t i = 0; i < url.n; i++) {
+		struct channel *ch;
+		int rv;
+
+		ch = hub_channel(c->srv, url.ch[i].name, url.ch[i].len, 1);
+		if (ch == NULL)
+			return -1;
+		rv = channel_subscribe_mode(ch, c,
+		    pc->json ? SUB_JSON : SUB_RAW, &pc->subs);
+		if (rv == -1) {
+			channel_release(ch);
+			return -1;
+		}
+		/* A channel named twice in the URL is subscribed once. */
+		if (rv == 1)
+			continue;
+		pc->nsubs++;
+		if (pc->json)
+			pubsub_send_json(c, pubsub_position("subscribed", NULL,
+			    ch), 0);
+		if (url.ch[i].has_since)
+			pubsub_recover(c, pc, ch, url.ch[i].epoch,
+			    url.ch[i].seq);
+	}
 	return 0;
+}
+
+static void
+pubsub_cmd_subscribe(struct conn *c, struct pubsub_conn *pc,
+    const struct envelope_cmd *cmd)
+{
+	struct channel *ch;
+
+	if (!channel_name_valid(cmd->channel, cmd->channel_len)) {
+		pubsub_send_error(c, cmd->id, "bad_channel", PUBSUB_BAD_NAME);
+		return;
+	}
+	ch = hub_channel(c->srv, cmd->channel, cmd->channel_len, 0);
+	if (ch != NULL && channel_find_sub(pc->subs, ch) != NULL) {
+		pubsub_send_error(c, cmd->id, "already_subscribed",
+		    "already subscribed to this channel");
+		return;
+	}
+	if (pc->nsubs >= PUBSUB_CONN_CHANNELS_MAX) {
+		pubsub_send_error(c, cmd->id, "too_many_channels",
+		    "too many subscriptions on this connection");
+		return;
+	}
+	if ((ch = hub_channel(c->srv, cmd->channel, cmd->channel_len,
+	    1)) == NULL || channel_subscribe_mode(ch, c, SUB_JSON,
+	    &pc->subs) == -1) {
+		if (ch != NULL)
+			channel_release(ch);
+		pubsub_send_error(c, cmd->id, "internal", "out of memory");
+		return;
+	}
+	pc->nsubs++;
+	pubsub_send_json(c, pubsub_position("ack", cmd->id, ch), 0);
+	if (cmd->has_since)
+		pubsub_recover(c, pc, ch, cmd->since_epoch, cmd->since_seq);
+}
+
+static void
+pubsub_cmd_unsubscribe(struct conn *c, struct pubsub_conn *pc,
+    const struct envelope_cmd *cmd)
+{
+	struct channel *ch;
+	json_t *o;
+
+	if (!channel_name_valid(cmd->channel, cmd->channel_len)) {
+		pubsub_send_error(c, cmd->id, "bad_channel", PUBSUB_BAD_NAME);
+		return;
+	}
+	ch = hub_channel(c->srv, cmd->channel, cmd->channel_len, 0);
+	/* The channel may be freed with this last subscription. */
+	if (ch == NULL || channel_unsubscribe(ch, &pc->subs) == -1) {
+		pubsub_send_error(c, cmd->id, "not_subscribed",
+		    "not subscribed to this channel");
+		return;
+	}
+	pc->nsubs--;
+	o = envelope_reply("ack", cmd->id);
+	if (o != NULL && json_object_set_new(o, "channel",
+	    json_stringn(cmd->channel, cmd->channel_len)) == -1) {
+		json_decref(o);
+		o = NULL;
+	}
+	pubsub_send_json(c, o, 0);
+}
+
+static void
+pubsub_cmd_publish(struct conn *c, const struct envelope_cmd *cmd)
+{
+	struct hub_publish_result res;
+	const char *reason, *code;
+	json_t *o;
+	int status;
+
+	if (!c->route->cfg->allow_publish) {
+		pubsub_send_error(c, cmd->id, "not_allowed",
+		    "publishing is not allowed here");
+		return;
+	}
+	if (!channel_name_valid(cmd->channel, cmd->channel_len)) {
+		pubsub_send_error(c, cmd->id, "bad_channel", PUBSUB_BAD_NAME);
+		return;
+	}
+	status = hub_publish(c->srv, cmd->channel, cmd->channel_len,
+	    cmd->opcode, cmd->data, cmd->data_len, &res, &reason);
+	if (status != 0) {
+		code = status == 413 ? "too_big" : status == 400 ?
+		    "bad_request" : "internal";
+		pubsub_send_error(c, cmd->id, code, reason);
+		return;
+	}
+	o = envelope_reply("ack", cmd->id);
+	if (o != NULL && (json_object_set_new(o, "channel",
+	    json_stringn(cmd->channel, cmd->channel_len)) == -1 ||
+	    envelope_set_position(o, res.epoch, res.seq) == -1)) {
+		json_decref(o);
+		o = NULL;
+	}
+	pubsub_send_json(c, o, 0);
+}
+
+/*
+ * A wshub.v1 command. Every command gets exactly one reply, "ack" or
+ * "error", carrying its id; a bad command never costs the connection.
+ */
+static void
+pubsub_command(struct conn *c, struct pubsub_conn *pc, unsigned opcode,
+    const uint8_t *data, size_t len)
+{
+	struct envelope_cmd cmd;
+	const char *code;
+	char msg[PUBSUB_ERR_MAX];
+
+	if (opcode != WS_OP_TEXT) {
+		pubsub_send_error(c, NULL, "bad_request",
+		    "commands are JSON in text messages");
+		return;
+	}
+	if (envelope_decode(data, len, &cmd, &code, msg, sizeof(msg)) == -1) {
+		pubsub_send_error(c, cmd.id, code, msg);
+		envelope_cmd_clear(&cmd);
+		return;
+	}
+	switch (cmd.op) {
+	case ENVELOPE_SUBSCRIBE:
+		pubsub_cmd_subscribe(c, pc, &cmd);
+		break;
+	case ENVELOPE_UNSUBSCRIBE:
+		pubsub_cmd_unsubscribe(c, pc, &cmd);
+		break;
+	case ENVELOPE_PUBLISH:
+		pubsub_cmd_publish(c, &cmd);
+		break;
+	case ENVELOPE_PING:
+		pubsub_send_json(c, envelope_reply("ack", cmd.id), 0);
+		break;
+	}
+	envelope_cmd_clear(&cmd);
 }
 
 static void
@@ -105,19 +583,53 @@ pubsub_message(struct conn *c, unsigned opcode, uint8_t *data, size_t len)
 {
 	struct pubsub_conn *pc = c->hdata;
 	struct subscription *s;
-	struct msg *m;
 
+	if (pc->json) {
+		pubsub_command(c, pc, opcode, data, len);
+		return;
+	}
 	if (!c->route->cfg->allow_publish) {
 		conn_close(c, WS_CLOSE_POLICY, "publishing is not allowed here");
 		return;
 	}
-	if ((m = msg_frame(opcode, data, len)) == NULL) {
-		conn_close(c, WS_CLOSE_INTERNAL, "out of memory");
-		return;
-	}
+	/*
+	 * Raw mode: the message goes to every channel of the URL, each
+	 * giving it its own sequence number (and so its own frame).
+	 */
 	for (s = pc->subs; s != NULL; s = s->conn_next)
-		c->srv->stats.msgs_out += channel_publish(s->chan, m);
-	msg_unref(m);
+		if (hub_channel_publish(c->srv, s->chan, opcode, data, len,
+		    NULL) == -1) {
+			log_warn("conn %016" PRIx64 ": out of memory "
+			    "publishing %zu bytes", c->id, len);
+			conn_close(c, WS_CLOSE_INTERNAL, "out of memory");
+			return;
+		}
+}
+
+/*
+ * The slow-consumer policy dropped queued messages: a JSON client hears
+ * which, so it can fetch them again with "since". Queued past the limits,
+ * which are being applied right now.
+ */
+static void
+pubsub_dropped(struct conn *c, const char *channel, uint64_t from,
+    uint64_t to)
+{
+	struct pubsub_conn *pc = c->hdata;
+	json_t *o;
+
+	if (pc == NULL || !pc->json)
+		return;
+	o = envelope_reply("dropped", NULL);
+	if (o != NULL && (json_object_set_new(o, "channel",
+	    json_string(channel)) == -1 ||
+	    json_object_set_new(o, "from", json_integer((json_int_t)from)) ==
+	    -1 || json_object_set_new(o, "to", json_integer((json_int_t)to)) ==
+	    -1)) {
+		json_decref(o);
+		o = NULL;
+	}
+	pubsub_send_json(c, o, 1);
 }
 
 static void
@@ -135,7 +647,9 @@ pubsub_close(struct conn *c)
 const struct handler pubsub_handler = {
 	.name = "pubsub",
 	.check = pubsub_check,
+	.response_headers = pubsub_response_headers,
 	.open = pubsub_open,
 	.message = pubsub_message,
+	.dropped = pubsub_dropped,
 	.close = pubsub_close,
 };

@@ -16,6 +16,7 @@
 
 #include "control/config.h"
 #include "hub/handlers.h"
+#include "hub/hub.h"
 #include "hub/server.h"
 #include "proto/frame.h"
 #include "transport/conn.h"
@@ -68,6 +69,8 @@ server_on_tick(evutil_socket_t fd, short what, void *arg)
 	struct conn *c;
 
 	srv->tick++;
+	if (srv->tick % (1000 / SERVER_TICK_MS) == 0)
+		hub_tick(srv);
 	/*
 	 * Move the slot aside first: conn_timer() may reschedule a conn into
 	 * this same slot (one turn later), which must not loop forever.

@@ -48,7 +48,8 @@ struct server_stats {
 	uint64_t	 msgs_in;
 	uint64_t	 bytes_in;
 	uint64_t	 msgs_out;		/* deliveries queued */
-	uint64_t	 slow_kicks;
+	uint64_t	 slow_kicks;		/* slow consumers disconnected */
+	uint64_t	 drops;			/* queued messages dropped */
 };
 
 struct server {

@@ -441,6 +441,8 @@ static const struct {
 	{ 411, "Length Required" },
 	{ 413, "Content Too Large" },
 	{ 414, "URI Too Long" },
+	{ 415, "Unsupported Media Type" },
+	{ 417, "Expectation Failed" },
 	{ 426, "Upgrade Required" },
 	{ 429, "Too Many Requests" },
 	{ 431, "Request Header Fields Too Large" },

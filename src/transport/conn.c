@@ -138,18 +138,107 @@ conn_queue(struct conn *c, struct msg *m)
 	return 0;
 }
 
-int
-conn_send(struct conn *c, struct msg *m)
+/*
+ * Drop queued messages from the oldest on (a message already partly
+ * written stays, or the stream would be corrupt) until |need| bytes are
+ * free; UINT64_MAX drops everything. The handler hears which channel
+ * sequence numbers were lost, after the ring is consistent again.
+ */
+static void
+conn_drop_oldest(struct conn *c, uint64_t need)
 {
-	if (c->state != CONN_WS)
-		return -1;
-	if (c->out_bytes + m->len > c->srv->cfg->send_buffer_limit &&
-	    c->out_bytes > 0) {
+	struct msg *partial = NULL, **gone;
+	uint64_t freed = 0;
+	uint32_t n = 0;
+
+	if (c->oq_count == 0)
+		return;
+	if ((gone = malloc(c->oq_count * sizeof(*gone))) == NULL) {
+		c->flags |= CONN_F_SLOW;	/* cannot even drop: disconnect */
+		return;
+	}
+	if (c->out_off > 0) {
+		partial = c->oq[c->oq_head];
+		c->oq_head = (c->oq_head + 1) & (c->oq_cap - 1);
+		c->oq_count--;
+	}
+	while (c->oq_count > 0 && freed < need) {
+		struct msg *m = c->oq[c->oq_head];
+
+		c->oq_head = (c->oq_head + 1) & (c->oq_cap - 1);
+		c->oq_count--;
+		c->out_bytes -= m->len;
+		freed += m->len;
+		gone[n++] = m;
+	}
+	if (partial != NULL) {
+		c->oq_head = (c->oq_head - 1) & (c->oq_cap - 1);
+		c->oq[c->oq_head] = partial;
+		c->oq_count++;
+	}
+	c->srv->stats.drops += n;
+	log_debug("conn %016" PRIx64 ": slow consumer: dropped %u queued "
+	    "message(s), %" PRIu64 " bytes", c->id, n, freed);
+	/* Report runs of consecutive messages of one channel. */
+	for (uint32_t i = 0; i < n; ) {
+		uint32_t j = i + 1;
+
+		if (gone[i]->channel != NULL) {
+			while (j < n && gone[j]->channel != NULL &&
+			    strcmp(gone[j]->channel, gone[i]->channel) == 0)
+				j++;
+			if (c->route != NULL && c->route->handler->dropped != NULL)
+				c->route->handler->dropped(c, gone[i]->channel,
+				    gone[i]->seq, gone[j - 1]->seq);
+		}
+		for (; i < j; i++)
+			msg_unref(gone[i]);
+	}
+	free(gone);
+}
+
+/* Apply the route's slow-consumer policy to a connection over its limits. */
+static void
+conn_slow(struct conn *c, uint64_t need)
+{
+	if (c->route->cfg->slow_consumer_policy == SLOW_DROP_OLDEST)
+		conn_drop_oldest(c, need);
+	else {
 		/* Only mark it: we may be inside a loop over a route's list. */
 		c->flags |= CONN_F_SLOW;
 		server_want_flush(c->srv, c);
-		return -1;
 	}
+}
+
+int
+conn_send(struct conn *c, struct msg *m)
+{
+	const struct config_route *rc;
+	uint64_t after;
+
+	if (c->state != CONN_WS || (c->flags & CONN_F_SLOW))
+		return -1;
+	rc = c->route->cfg;
+	after = c->out_bytes + m->len;
+	if (after > rc->send_buffer_soft_limit) {
+		/*
+		 * Above the soft limit a connection gets a grace period (like
+		 * Redis's client-output-buffer-limit); above the hard limit
+		 * none. The first crossing is recorded as tick + 1 so that 0
+		 * keeps meaning "below".
+		 */
+		if (c->soft_since == 0)
+			c->soft_since = c->srv->tick + 1;
+		else if (c->srv->tick + 1 - c->soft_since >=
+		    server_ticks(rc->send_buffer_soft_seconds)) {
+			c->soft_since = 0;
+			conn_slow(c, UINT64_MAX);
+		}
+	}
+	if (c->out_bytes > 0 && c->out_bytes + m->len > rc->send_buffer_limit)
+		conn_slow(c, c->out_bytes + m->len - rc->send_buffer_limit);
+	if (c->flags & CONN_F_SLOW)
+		return -1;
 	c->msgs_out++;
 	return conn_queue(c, m);
 }
@@ -274,6 +363,9 @@ conn_consume(struct conn *c, size_t n)
 		c->oq_head = (c->oq_head + 1) & (c->oq_cap - 1);
 		c->oq_count--;
 	}
+	if (c->soft_since != 0 && c->route != NULL &&
+	    c->out_bytes <= c->route->cfg->send_buffer_soft_limit)
+		c->soft_since = 0;
 }
 
 static void
@@ -306,8 +398,8 @@ conn_kick_slow(struct conn *c)
 	if (c->state != CONN_WS)
 		return;
 	c->srv->stats.slow_kicks++;
-	log_info("conn %016" PRIx64 ": send buffer limit exceeded "
-	    "(%" PRIu64 " bytes queued), disconnecting", c->id, c->out_bytes);
+	log_info("conn %016" PRIx64 ": slow consumer (%" PRIu64 " bytes "
+	    "queued), disconnecting", c->id, c->out_bytes);
 	conn_drop_queue(c, 1);
 	conn_close(c, WS_CLOSE_POLICY, "send buffer limit exceeded");
 }
@@ -368,7 +460,9 @@ conn_ws_start(struct conn *c, struct route *r, const struct http_request *req,
 		.max_message_size = cfg->max_message_size,
 		.auto_pong = 1,
 	};
-	char accept[WS_KEY_ACCEPT_LEN + 1], proto[256], buf[1024];
+	char accept[WS_KEY_ACCEPT_LEN + 1], proto[256];
+	char extra[HANDLER_HEADERS_MAX], buf[1024 + HANDLER_HEADERS_MAX];
+	size_t elen = 0;
 	const char *sel = NULL;
 	struct msg *m;
 	int n;
@@ -381,6 +475,9 @@ conn_ws_start(struct conn *c, struct route *r, const struct http_request *req,
 	    (const char *const *)r->cfg->protocols)) != NULL)
 		snprintf(proto, sizeof(proto),
 		    "Sec-WebSocket-Protocol: %s\r\n", sel);
+	if (r->handler->response_headers != NULL)
+		elen = r->handler->response_headers(c, r, req, extra,
+		    sizeof(extra));
 	n = snprintf(buf, sizeof(buf),
 	    "HTTP/1.1 101 Switching Protocols\r\n"
 	    "Upgrade: websocket\r\n"
@@ -388,7 +485,9 @@ conn_ws_start(struct conn *c, struct route *r, const struct http_request *req,
 	    "Sec-WebSocket-Accept: %s\r\n"
 	    "%s"
 	    "%s: %016" PRIx64 "\r\n"
-	    "\r\n", accept, proto, cfg->connection_id_header, c->id);
+	    "%.*s"
+	    "\r\n", accept, proto, cfg->connection_id_header, c->id,
+	    (int)elen, extra);
 	if (n < 0 || (size_t)n >= sizeof(buf) || (m = msg_new((size_t)n)) == NULL)
 		return 500;
 	memcpy(m->data, buf, (size_t)n);
@@ -452,7 +551,9 @@ conn_read(struct conn *c)
 		break;
 	case CONN_WS:
 	case CONN_CLOSING:
-		conn_ws_feed(c, buf, (size_t)n);
+		/* Only a WebSocket has a session; anything else is discarded. */
+		if (c->route != NULL)
+			conn_ws_feed(c, buf, (size_t)n);
 		break;
 	default:
 		/* Lingering: input is discarded until the peer's FIN. */
@@ -524,7 +625,8 @@ conn_timer(struct conn *c)
 
 	switch (c->state) {
 	case CONN_HTTP:
-		conn_destroy(c, "handshake timeout");
+		conn_destroy(c, c->head_len > 0 ? "request timeout" :
+		    "idle or handshake timeout");
 		return;
 	case CONN_CLOSING:
 	case CONN_LINGER:

@@ -48,6 +48,7 @@ struct conn {
 	uint32_t		 deadline;	/* tick of the next timer check */
 	uint32_t		 born;		/* tick of accept */
 	uint32_t		 ping_tick;	/* tick our last ping was sent */
+	uint32_t		 soft_since;	/* tick + 1 the soft limit was passed */
 
 	struct conn		*flush_next;
 	LIST_ENTRY(conn)	 wheel_link;
@@ -55,9 +56,18 @@ struct conn {
 	struct route		*route;
 	void			*hdata;		/* the handler's state */
 
-	/* HTTP/1.1 phase (h1.c): the request head, freed once answered. */
-	char			*head;
-	uint32_t		 head_len;
+	/*
+	 * HTTP/1.1 phase (h1.c): one request at a time. Its head and then its
+	 * decoded body share one buffer, freed once the request is answered.
+	 */
+	char			*head;		/* request head, then the body */
+	uint32_t		 head_len;	/* bytes of the head */
+	uint32_t		 body_len;	/* body bytes stored after the head */
+	uint32_t		 h1_size;	/* bytes allocated at head */
+	uint32_t		 h1_left;	/* body or chunk bytes still to come */
+	uint16_t		 h1_line;	/* bytes of the chunk line or trailers */
+	uint8_t			 h1_phase;	/* what is being read (h1.c) */
+	uint8_t			 h1_flags;	/* H1_F_* (h1.c) */
 
 	/* Output: a ring of message references and the offset in the first. */
 	struct msg		**oq;

@@ -12,6 +12,7 @@ Scenarios (names for --only):
   fanout-10k     10 000 subscribers, 64-byte messages, window 64
   fanout-1k-4k   1 000 subscribers, 4 KiB messages, window 64
   latency-1k     1 000 msg/s to 1 000 subscribers: delivery latency
+  latency-100    100 msg/s to 100 subscribers, a load the peers sustain too
   idle-10k       daemon RSS per idle connection, 10 000 connections
   idle-19k       the same at 19 000 (a process may hold 20 000 files here)
   handshakes     open + handshake + close, 64 in flight
@@ -44,6 +45,7 @@ SCENARIOS = [
     ("fanout-10k", "fanout", {"n": 10000, "s": 64, "w": 64}),
     ("fanout-1k-4k", "fanout", {"n": 1000, "s": 4096, "w": 64}),
     ("latency-1k", "latency", {"n": 1000, "s": 64, "rate": 1000}),
+    ("latency-100", "latency", {"n": 100, "s": 64, "rate": 100}),
     ("idle-10k", "idle", {"n": 10000}),
     ("idle-19k", "idle", {"n": 19000}),
     ("handshakes", "handshakes", {"c": 64}),
@@ -164,13 +166,26 @@ class Server:
             problem = "%s exited by itself with %s; stderr:\n%s" % (
                 self.name, describe_rc(rc), tail(self.errpath))
         else:
+            # wshubd must shut down gracefully (close 1001, bounded by its
+            # shutdown_timeout); a peer is only given a moment.
+            grace = 10 if self.name == "wshubd" else 3
             try:
                 self.proc.send_signal(signal.SIGTERM)
-                self.proc.wait(10)
+                self.proc.wait(grace)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
-                problem = "%s did not stop within 10 s of SIGTERM" % self.name
+                if self.name == "wshubd":
+                    problem = "wshubd did not stop within 10 s of SIGTERM"
+            if problem is None and self.name == "wshubd":
+                rc = self.proc.returncode
+                errors = [l for l in tail(self.errpath, 200).splitlines()
+                          if l[:3] in ("<0>", "<1>", "<2>", "<3>")]
+                if rc != 0:
+                    problem = "wshubd exited with %s after SIGTERM; stderr:\n%s" % (
+                        describe_rc(rc), tail(self.errpath))
+                elif errors:
+                    problem = "wshubd logged errors: %s" % "; ".join(errors[:3])
         self.proc = None
         shutil.rmtree(self.dir, ignore_errors=True)
         return problem
@@ -259,7 +274,7 @@ daemon off;
 error_log %(d)s/error.log warn;
 pid %(d)s/nginx.pid;
 worker_rlimit_nofile 20000;
-events { worker_connections 19990; }
+events { worker_connections 40000; }  # nchan needs spare (fake) connections
 http {
   access_log off;
   keepalive_requests 100000000;
@@ -368,7 +383,7 @@ def run_wshbench(wshbench, pin, mode, params, server, chan, args, label):
     elif mode == "handshakes":
         cmd += ["-c", str(params["c"]), "-d", str(args.duration),
                 "--warmup", str(warmup)]
-    limit = warmup + args.duration + args.hold + 90
+    limit = warmup + args.duration + args.hold + 150
     cmd += ["--pid", str(server.pid), "--json", "--label", label,
             "--limit", str(int(limit))]
     if pin:

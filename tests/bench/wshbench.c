@@ -57,6 +57,7 @@
 #define LAT_US_BUCKETS		100000		/* 1 us resolution up to 100 ms */
 #define LAT_MS_BUCKETS		60000		/* 1 ms resolution up to 60 s */
 #define STALL_SECS		5.0
+#define DRAIN_MAX_SECS		60.0
 
 enum mode { M_FANOUT, M_LATENCY, M_IDLE, M_HANDSHAKES, M_SELFTEST };
 enum cstate { ST_FREE, ST_CONNECTING, ST_HANDSHAKE, ST_OPEN, ST_CLOSING, ST_DONE };
@@ -1577,9 +1578,19 @@ run_flow(struct bench *b)
 			}
 			break;
 		case P_DRAIN:
-			if (b->outstanding == 0 || t - b->t_phase >= 5.0) {
-				if (b->outstanding != 0)
-					b->stalled = 1;
+			/*
+			 * Wait for the messages still in flight. A fan-out
+			 * window drains as long as messages keep completing (a
+			 * slow server may need many seconds for 64 messages to
+			 * 10 000 subscribers); a fixed-rate run gets 5 s, after
+			 * which what is missing is a backlog: overload.
+			 */
+			if (b->outstanding == 0)
+				b->phase = P_END;
+			else if ((b->mode == M_LATENCY && t - b->t_phase >= 5.0) ||
+			    t - b->last_progress >= STALL_SECS ||
+			    t - b->t_phase >= DRAIN_MAX_SECS) {
+				b->stalled = 1;
 				b->phase = P_END;
 			}
 			break;
@@ -1947,7 +1958,7 @@ usage(void)
 "  --hold SECS   idle: time connections stay open after all are up [2]\n"
 "  --pid PID     the daemon's process, for CPU%% and RSS\n"
 "  --no-spread   connect from 127.0.0.1 only (default: 127.0.0.2-250)\n"
-"  --limit SECS  hard time limit (default: warmup + duration + 90)\n"
+"  --limit SECS  hard time limit (default: warmup + duration + hold + 150)\n"
 "  --label TEXT  copied into the JSON line\n"
 "  --json        one JSON line instead of text\n", PROC_CONNS_MAX);
 	exit(2);
@@ -2051,7 +2062,7 @@ main(int argc, char **argv)
 	    b.hold < 0 || b.hold > 600)
 		die("option out of range");
 	if (b.limit <= 0)
-		b.limit = b.warmup + b.duration + b.hold + 90;
+		b.limit = b.warmup + b.duration + b.hold + 150;
 	switch (b.mode) {
 	case M_FANOUT:
 	case M_LATENCY:

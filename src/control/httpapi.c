@@ -1,0 +1,856 @@
+/* The HTTP API on the listeners: one table of endpoints, JSON answers. */
+#include "autoconf.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include "control/config.h"
+#include "control/httpapi.h"
+#include "hub/channel.h"
+#include "hub/hub.h"
+#include "hub/server.h"
+#include "proto/frame.h"
+#include "proto/http1.h"
+#include "proto/session.h"
+#include "proto/utf8.h"
+#include "transport/conn.h"
+#include "transport/h1.h"
+#include "util/log.h"
+#include "util/msg.h"
+
+/* Bytes of a decoded path parameter or query value. */
+#define HTTPAPI_ARG_MAX		256
+/* Bytes of a close reason: a close frame's payload is at most 125. */
+#define HTTPAPI_REASON_MAX	123
+
+/* Endpoint flags. */
+#define HTTPAPI_OPEN	0x01	/* answered without the API key */
+#define HTTPAPI_BODY	0x02	/* the body is a message; a length is needed */
+
+#define HTTPAPI_JSON	"application/json"
+
+/* One request being served. */
+struct httpapi_call {
+	struct conn			*conn;
+	struct server			*srv;
+	const struct http_request	*req;
+	const uint8_t			*body;
+	size_t				 body_len;
+	char				 arg[HTTPAPI_ARG_MAX + 1];
+	size_t				 arg_len;	/* {param} decoded */
+};
+
+struct httpapi_endpoint {
+	const char	*method;	/* GET endpoints answer HEAD too */
+	const char	*pattern;	/* a path; {name} matches a segment */
+	int		 flags;		/* HTTPAPI_* */
+	void		(*handler)(struct httpapi_call *);
+	const char	*doc;
+};
+
+static void	httpapi_healthz(struct httpapi_call *);
+static void	httpapi_publish(struct httpapi_call *);
+static void	httpapi_channel(struct httpapi_call *);
+static void	httpapi_channels(struct httpapi_call *);
+static void	httpapi_connections(struct httpapi_call *);
+static void	httpapi_send(struct httpapi_call *);
+static void	httpapi_disconnect(struct httpapi_call *);
+static void	httpapi_broadcast(struct httpapi_call *);
+
+/*
+ * Every endpoint of the API. The docs (docs/HTTP-API.md, wshubd(8)) and
+ * httpapi_print_endpoints() follow these rows.
+ */
+static const struct httpapi_endpoint httpapi_endpoints[] = {
+	{ "GET", "/healthz", HTTPAPI_OPEN, httpapi_healthz,
+	  "Liveness: 200 with the text \"ok\"; needs no API key." },
+	{ "POST", "/pub/{channel}", HTTPAPI_BODY, httpapi_publish,
+	  "Publish the body as one message on a channel; answers its "
+	  "sequence number and how many subscribers it was queued for." },
+	{ "POST", "/api/v1/channels/{channel}/publish", HTTPAPI_BODY,
+	  httpapi_publish, "The same as POST /pub/{channel}." },
+	{ "GET", "/api/v1/channels", 0, httpapi_channels,
+	  "List the channels that exist, with subscribers and history." },
+	{ "GET", "/api/v1/channels/{channel}", 0, httpapi_channel,
+	  "One channel: subscribers, last sequence number, epoch, history." },
+	{ "GET", "/api/v1/connections", 0, httpapi_connections,
+	  "List the open WebSocket connections: id, route and peer." },
+	{ "POST", "/api/v1/connections/{id}/send", HTTPAPI_BODY,
+	  httpapi_send, "sendOne: the body as one message to one connection." },
+	{ "POST", "/api/v1/connections/{id}/disconnect", 0,
+	  httpapi_disconnect, "Close one connection with ?code= (default "
+	  "1000) and ?reason=." },
+	{ "DELETE", "/api/v1/connections/{id}", 0, httpapi_disconnect,
+	  "The same as POST /api/v1/connections/{id}/disconnect." },
+	{ "POST", "/api/v1/broadcast", HTTPAPI_BODY, httpapi_broadcast,
+	  "sendAll: the body as one message to every connection of the "
+	  "route ?route= (its path as configured, such as /broadcast)." },
+};
+
+#define HTTPAPI_NENDPOINTS \
+	(sizeof(httpapi_endpoints) / sizeof(httpapi_endpoints[0]))
+
+/*
+ * Match |path| against |pattern|; a {name} takes one non-empty segment,
+ * stored (still escaped) in |*arg|.
+ */
+static int
+httpapi_match(const char *pattern, struct http_str path, struct http_str *arg)
+{
+	const char *pat = pattern;
+	size_t i = 0, start;
+
+	arg->p = NULL;
+	arg->len = 0;
+	while (*pat != '\0') {
+		if (*pat == '{') {
+			for (start = i; i < path.len && path.p[i] != '/'; i++)
+				;
+			if (i == start)
+				return 0;
+			arg->p = path.p + start;
+			arg->len = i - start;
+			pat = strchr(pat, '}') + 1;
+			continue;
+		}
+		if (i >= path.len || path.p[i] != *pat)
+			return 0;
+		i++;
+		pat++;
+	}
+	return i == path.len;
+}
+
+/* The name of the parameter in |pattern| ("channel", "id"), or NULL. */
+static const char *
+httpapi_param(const char *pattern)
+{
+	const char *p = strchr(pattern, '{');
+
+	return p != NULL ? p + 1 : NULL;
+}
+
+static int
+httpapi_param_is(const char *pattern, const char *name)
+{
+	const char *p = httpapi_param(pattern);
+	size_t len = strlen(name);
+
+	return p != NULL && strncmp(p, name, len) == 0 && p[len] == '}';
+}
+
+static int
+httpapi_method_is(const struct httpapi_endpoint *ep,
+    const struct http_request *req)
+{
+	if (http_str_eq(req->method, ep->method))
+		return 1;
+	return strcmp(ep->method, "GET") == 0 &&
+	    http_str_eq(req->method, "HEAD");
+}
+
+/*
+ * The endpoint for |req|, or NULL. When the path matches endpoints but the
+ * method none of them, |allow| lists their methods and |*matched| is set.
+ */
+static const struct httpapi_endpoint *
+httpapi_find(const struct http_request *req, struct http_str *arg,
+    char *allow, size_t allowsz, int *matched)
+{
+	const struct httpapi_endpoint *ep;
+	struct http_str a;
+
+	*matched = 0;
+	allow[0] = '\0';
+	for (size_t i = 0; i < HTTPAPI_NENDPOINTS; i++) {
+		ep = &httpapi_endpoints[i];
+		if (!httpapi_match(ep->pattern, req->path, &a))
+			continue;
+		if (httpapi_method_is(ep, req)) {
+			*arg = a;
+			return ep;
+		}
+		/* Each method once; the table lists an endpoint per method. */
+		if (strstr(allow, ep->method) == NULL) {
+			size_t used = strlen(allow);
+
+			snprintf(allow + used, allowsz - used, "%s%s%s",
+			    *matched ? ", " : "", ep->method,
+			    strcmp(ep->method, "GET") == 0 ? ", HEAD" : "");
+		}
+		*matched = 1;
+	}
+	return NULL;
+}
+
+static int
+httpapi_hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decode |len| bytes of |s| into |out| (NUL-terminated); with
+ * |plus| a '+' is a space, as in a query. Returns 0, or -1 for a broken
+ * escape, an encoded NUL or a result over HTTPAPI_ARG_MAX bytes.
+ */
+static int
+httpapi_unescape(const char *s, size_t len, int plus, char *out,
+    size_t *outlen)
+{
+	size_t i, o = 0;
+	int hi, lo;
+
+	for (i = 0; i < len; i++) {
+		if (o >= HTTPAPI_ARG_MAX)
+			return -1;
+		if (s[i] == '%') {
+			if (i + 2 >= len)
+				return -1;
+			if ((hi = httpapi_hexval(s[i + 1])) < 0 ||
+			    (lo = httpapi_hexval(s[i + 2])) < 0 ||
+			    (hi == 0 && lo == 0))
+				return -1;
+			out[o++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else if (plus && s[i] == '+')
+			out[o++] = ' ';
+		else
+			out[o++] = s[i];
+	}
+	out[o] = '\0';
+	*outlen = o;
+	return 0;
+}
+
+/*
+ * Find the query parameter |name| of |req| and decode its value into
+ * |out| (HTTPAPI_ARG_MAX + 1 bytes). Returns 1 when found, 0 when absent,
+ * -1 when its value is malformed or too long.
+ */
+static int
+httpapi_query(const struct http_request *req, const char *name, char *out,
+    size_t *outlen)
+{
+	struct http_str q = req->query;
+	size_t i = 0, nlen = strlen(name);
+
+	while (i < q.len) {
+		const char *amp = memchr(q.p + i, '&', q.len - i);
+		size_t end = amp != NULL ? (size_t)(amp - q.p) : q.len;
+		const char *eq = memchr(q.p + i, '=', end - i);
+		size_t klen = (eq != NULL ? (size_t)(eq - q.p) : end) - i;
+
+		if (klen == nlen && memcmp(q.p + i, name, nlen) == 0) {
+			if (eq == NULL) {
+				out[0] = '\0';
+				*outlen = 0;
+				return 1;
+			}
+			return httpapi_unescape(eq + 1,
+			    end - (size_t)(eq + 1 - q.p), 1, out, outlen) == 0 ?
+			    1 : -1;
+		}
+		i = end + 1;
+	}
+	return 0;
+}
+
+/* Parse a connection id: 16 hex digits, as the handshake header shows it. */
+static int
+httpapi_parse_id(const char *s, size_t len, uint64_t *id)
+{
+	uint64_t v = 0;
+	int d;
+
+	if (len != 16)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if ((d = httpapi_hexval(s[i])) < 0)
+			return -1;
+		v = v << 4 | (unsigned)d;
+	}
+	if (v == 0)
+		return -1;
+	*id = v;
+	return 0;
+}
+
+/* Check the {parameter} of |ep| in |call|; answers 400 when it is bad. */
+static int
+httpapi_check_arg(struct conn *c, const struct httpapi_endpoint *ep,
+    struct httpapi_call *call)
+{
+	uint64_t id;
+
+	if (httpapi_param_is(ep->pattern, "channel") &&
+	    !channel_name_valid(call->arg, call->arg_len)) {
+		httpapi_error(c, 400, NULL, "invalid channel name (1-%d "
+		    "characters of A-Z a-z 0-9 _ . : @ = + -)",
+		    CHANNEL_NAME_MAX);
+		return -1;
+	}
+	if (httpapi_param_is(ep->pattern, "id") &&
+	    httpapi_parse_id(call->arg, call->arg_len, &id) == -1) {
+		httpapi_error(c, 400, NULL, "invalid connection id (16 hex "
+		    "digits, as in the %s header)",
+		    c->srv->cfg->connection_id_header);
+		return -1;
+	}
+	return 0;
+}
+
+/* Compare an API key in constant time, whatever the two lengths. */
+static int
+httpapi_key_eq(const char *key, const char *given, size_t len)
+{
+	unsigned char a[EVP_MAX_MD_SIZE], b[EVP_MAX_MD_SIZE];
+	unsigned int alen, blen;
+
+	/*
+	 * Comparing digests instead of the strings keeps the time from
+	 * depending on where, or whether in length, the two differ.
+	 */
+	if (EVP_Digest(key, strlen(key), a, &alen, EVP_sha256(), NULL) != 1 ||
+	    EVP_Digest(given, len, b, &blen, EVP_sha256(), NULL) != 1 ||
+	    alen != blen)
+		return 0;
+	return CRYPTO_memcmp(a, b, alen) == 0;
+}
+
+/* Whether |req| carries the API key, as a Bearer token or in X-Api-Key. */
+static int
+httpapi_authorized(const struct config *cfg, const struct http_request *req)
+{
+	const struct http_header *h;
+	struct http_str scheme;
+	size_t i;
+
+	if (cfg->api_key == NULL || cfg->api_key[0] == '\0')
+		return 1;
+	for (unsigned n = 0; n < req->nheaders; n++) {
+		h = &req->headers[n];
+		if (http_str_eq(h->name, "x-api-key") &&
+		    httpapi_key_eq(cfg->api_key, h->value.p, h->value.len))
+			return 1;
+		if (!http_str_eq(h->name, "authorization") || h->value.len < 7)
+			continue;
+		scheme.p = h->value.p;
+		scheme.len = 6;
+		if (!http_str_eq(scheme, "bearer") ||
+		    (h->value.p[6] != ' ' && h->value.p[6] != '\t'))
+			continue;
+		for (i = 7; i < h->value.len &&
+		    (h->value.p[i] == ' ' || h->value.p[i] == '\t'); i++)
+			;
+		if (httpapi_key_eq(cfg->api_key, h->value.p + i,
+		    h->value.len - i))
+			return 1;
+	}
+	return 0;
+}
+
+/* Answer |obj| (consumed; NULL after a failed allocation) as JSON. */
+static int
+httpapi_json(struct conn *c, int status, const char *extra, json_t *obj)
+{
+	static const char oom[] =
+	    "{\"error\":\"out of memory\",\"status\":500}\n";
+	char *text = NULL;
+	size_t len = 0;
+	int rv;
+
+	if (obj != NULL && (len = json_dumpb(obj, NULL, 0, JSON_COMPACT)) > 0 &&
+	    (text = malloc(len + 1)) != NULL)
+		len = json_dumpb(obj, text, len, JSON_COMPACT);
+	json_decref(obj);
+	if (text == NULL)
+		return h1_respond(c, 500, HTTPAPI_JSON, NULL, oom,
+		    sizeof(oom) - 1);
+	/* A newline ends the document, for people reading it in a terminal. */
+	text[len++] = '\n';
+	rv = h1_respond(c, status, HTTPAPI_JSON, extra, text, len);
+	free(text);
+	return rv;
+}
+
+int
+httpapi_error(struct conn *c, int status, const char *extra,
+    const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* The text may quote the request; JSON strings must be UTF-8. */
+	for (char *p = msg; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p >= 0x7f)
+			*p = '?';
+	log_debug("conn %016" PRIx64 ": %d %s", c->id, status, msg);
+	return httpapi_json(c, status, extra, json_pack("{s:s, s:i}",
+	    "error", msg, "status", status));
+}
+
+/*
+ * Decide whether the body is a text or a binary message from its
+ * Content-Type: text types, JSON, XML, JavaScript and any type with a charset
+ * (which must be UTF-8) are text; no type, or curl's default
+ * application/x-www-form-urlencoded, is text when the body is valid UTF-8
+ * and binary otherwise; every other type is binary. Answers 400 or 415 and
+ * returns -1 when the body cannot be sent as asked.
+ */
+static int
+httpapi_opcode(struct httpapi_call *call, unsigned *opcode)
+{
+	const struct http_header *h;
+	struct http_str type, sub, v;
+	size_t i, slash;
+	int text = -1, valid;
+
+	valid = utf8_is_valid(call->body, call->body_len);
+	h = http_header_get(call->req, "content-type");
+	if (h == NULL) {
+		*opcode = valid ? WS_OP_TEXT : WS_OP_BINARY;
+		return 0;
+	}
+	v = h->value;
+	for (i = 0; i < v.len && v.p[i] != ';' && v.p[i] != ' ' &&
+	    v.p[i] != '\t'; i++)
+		;
+	for (slash = 0; slash < i && v.p[slash] != '/'; slash++)
+		;
+	type = (struct http_str){ v.p, slash };
+	sub = (struct http_str){ v.p + slash + (slash < i),
+	    i - slash - (slash < i) };
+	/* Parameters: only charset matters, and only UTF-8 is text. */
+	while (i < v.len) {
+		struct http_str name, val;
+		size_t s;
+
+		while (i < v.len && (v.p[i] == ';' || v.p[i] == ' ' ||
+		    v.p[i] == '\t'))
+			i++;
+		for (s = i; i < v.len && v.p[i] != '=' && v.p[i] != ';'; i++)
+			;
+		name = (struct http_str){ v.p + s, i - s };
+		if (i < v.len && v.p[i] == '=')
+			i++;
+		for (s = i; i < v.len && v.p[i] != ';'; i++)
+			;
+		val = (struct http_str){ v.p + s, i - s };
+		while (val.len > 0 && (val.p[val.len - 1] == ' ' ||
+		    val.p[val.len - 1] == '\t'))
+			val.len--;
+		if (val.len >= 2 && val.p[0] == '"' &&
+		    val.p[val.len - 1] == '"') {
+			val.p++;
+			val.len -= 2;
+		}
+		if (!http_str_eq(name, "charset"))
+			continue;
+		if (!http_str_eq(val, "utf-8") && !http_str_eq(val, "utf8") &&
+		    !http_str_eq(val, "us-ascii")) {
+			httpapi_error(call->conn, 415, NULL, "unsupported "
+			    "charset %.*s: text messages are UTF-8",
+			    (int)val.len, val.p);
+			return -1;
+		}
+		text = 1;
+	}
+	if (text == -1) {
+		if (http_str_eq(type, "text") ||
+		    (http_str_eq(type, "application") &&
+		    (http_str_eq(sub, "json") || http_str_eq(sub, "xml") ||
+		    http_str_eq(sub, "javascript"))) ||
+		    (sub.len > 5 && (http_str_eq((struct http_str){
+		    sub.p + sub.len - 5, 5 }, "+json") ||
+		    http_str_eq((struct http_str){ sub.p + sub.len - 4, 4 },
+		    "+xml"))))
+			text = 1;
+		else if (http_str_eq(type, "application") &&
+		    http_str_eq(sub, "x-www-form-urlencoded"))
+			text = valid;
+		else
+			text = 0;
+	}
+	if (text && !valid) {
+		httpapi_error(call->conn, 400, NULL, "the body is not valid "
+		    "UTF-8, as a text message (Content-Type %.*s) must be",
+		    (int)v.len, v.p);
+		return -1;
+	}
+	*opcode = text ? WS_OP_TEXT : WS_OP_BINARY;
+	return 0;
+}
+
+static void
+httpapi_epoch(uint64_t epoch, char *buf, size_t len)
+{
+	snprintf(buf, len, "%016" PRIx64, epoch);
+}
+
+/* A connection id as the handshake shows it. */
+static void
+httpapi_id(uint64_t id, char *buf, size_t len)
+{
+	snprintf(buf, len, "%016" PRIx64, id);
+}
+
+static void
+httpapi_healthz(struct httpapi_call *call)
+{
+	h1_respond(call->conn, 200, "text/plain; charset=utf-8", NULL, "ok\n",
+	    3);
+}
+
+static void
+httpapi_publish(struct httpapi_call *call)
+{
+	struct hub_publish_result res;
+	const char *reason = "publish failed";
+	char epoch[HUB_EPOCH_HEXLEN + 1];
+	unsigned opcode;
+	int status;
+
+	if (httpapi_opcode(call, &opcode) == -1)
+		return;
+	memset(&res, 0, sizeof(res));
+	status = hub_publish(call->srv, call->arg, call->arg_len, opcode,
+	    call->body, call->body_len, &res, &reason);
+	if (status != 0) {
+		httpapi_error(call->conn, status, NULL, "%s", reason);
+		return;
+	}
+	httpapi_epoch(res.epoch, epoch, sizeof(epoch));
+	httpapi_json(call->conn, 200, NULL, json_pack("{s:s%, s:I, s:s, s:I}",
+	    "channel", call->arg, call->arg_len, "seq", (json_int_t)res.seq,
+	    "epoch", epoch, "delivered", (json_int_t)res.delivered));
+}
+
+static json_t *
+httpapi_channel_json(const struct hub_channel_info *info)
+{
+	char epoch[HUB_EPOCH_HEXLEN + 1];
+
+	httpapi_epoch(info->epoch, epoch, sizeof(epoch));
+	return json_pack("{s:s%, s:I, s:I, s:s, s:{s:I, s:I, s:I}}",
+	    "channel", info->name, info->name_len,
+	    "subscribers", (json_int_t)info->subscribers,
+	    "seq", (json_int_t)info->seq, "epoch", epoch,
+	    "history", "count", (json_int_t)info->history_count,
+	    "bytes", (json_int_t)info->history_bytes,
+	    "first_seq", (json_int_t)info->history_first_seq);
+}
+
+static void
+httpapi_channel(struct httpapi_call *call)
+{
+	struct hub_channel_info info;
+
+	if (hub_channel_info(call->srv, call->arg, call->arg_len, &info) ==
+	    -1) {
+		httpapi_error(call->conn, 404, NULL, "no such channel: %s",
+		    call->arg);
+		return;
+	}
+	httpapi_json(call->conn, 200, NULL, httpapi_channel_json(&info));
+}
+
+static void
+httpapi_channels_add(void *arg, const struct hub_channel_info *info)
+{
+	json_t *list = arg, *one;
+
+	/* A channel left out for want of memory shows in the count. */
+	if ((one = httpapi_channel_json(info)) != NULL)
+		json_array_append_new(list, one);
+}
+
+static void
+httpapi_channels(struct httpapi_call *call)
+{
+	json_t *list;
+
+	if ((list = json_array()) != NULL)
+		hub_channels_foreach(call->srv, httpapi_channels_add, list);
+	httpapi_json(call->conn, 200, NULL, list == NULL ? NULL :
+	    json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(list),
+	    "channels", list));
+}
+
+static void
+httpapi_connections(struct httpapi_call *call)
+{
+	const struct idmap *map = &call->srv->conns;
+	struct conn *c;
+	char id[17], peer[64];
+	json_t *list, *one;
+
+	if ((list = json_array()) == NULL) {
+		httpapi_json(call->conn, 500, NULL, NULL);
+		return;
+	}
+	for (size_t i = 0; map->slots != NULL && i <= map->mask; i++) {
+		if (map->slots[i].key == 0)
+			continue;
+		c = map->slots[i].val;
+		/* Only WebSockets: HTTP clients like this one come and go. */
+		if (c->state != CONN_WS || c->route == NULL)
+			continue;
+		httpapi_id(c->id, id, sizeof(id));
+		one = json_pack("{s:s, s:s, s:s}", "id", id,
+		    "route", c->route->cfg->path,
+		    "peer", conn_peer(c, peer, sizeof(peer)));
+		if (one != NULL)
+			json_array_append_new(list, one);
+	}
+	httpapi_json(call->conn, 200, NULL, json_pack("{s:I, s:o}", "count",
+	    (json_int_t)json_array_size(list), "connections", list));
+}
+
+/* The open WebSocket named by the call's {id}, or NULL after a 404. */
+static struct conn *
+httpapi_target(struct httpapi_call *call)
+{
+	struct conn *c;
+	uint64_t id;
+
+	if (httpapi_parse_id(call->arg, call->arg_len, &id) == -1 ||
+	    (c = idmap_get(&call->srv->conns, id)) == NULL ||
+	    c->state != CONN_WS) {
+		httpapi_error(call->conn, 404, NULL,
+		    "no such WebSocket connection: %s", call->arg);
+		return NULL;
+	}
+	return c;
+}
+
+static void
+httpapi_send(struct httpapi_call *call)
+{
+	struct conn *c;
+	unsigned opcode;
+	char id[17];
+
+	if (httpapi_opcode(call, &opcode) == -1 ||
+	    (c = httpapi_target(call)) == NULL)
+		return;
+	if (server_send_one(call->srv, c->id, opcode, call->body,
+	    call->body_len) == -1) {
+		httpapi_error(call->conn, 503, NULL, "connection %s takes no "
+		    "more messages (send buffer full or closing)", call->arg);
+		return;
+	}
+	httpapi_id(c->id, id, sizeof(id));
+	httpapi_json(call->conn, 200, NULL, json_pack("{s:s, s:i}", "id", id,
+	    "delivered", 1));
+}
+
+static void
+httpapi_disconnect(struct httpapi_call *call)
+{
+	char val[HTTPAPI_ARG_MAX + 1], reason[HTTPAPI_ARG_MAX + 1], id[17];
+	unsigned long code = WS_CLOSE_NORMAL;
+	size_t len, rlen = 0;
+	struct conn *c;
+	char *end;
+	int rv;
+
+	if ((rv = httpapi_query(call->req, "code", val, &len)) == 1) {
+		code = strtoul(val, &end, 10);
+		if (len == 0 || *end != '\0' || val[0] < '0' || val[0] > '9' ||
+		    !ws_close_code_valid((unsigned)code) || code > 4999) {
+			httpapi_error(call->conn, 400, NULL,
+			    "invalid close code "
+			    "%s (1000-1003, 1007-1014 or 3000-4999)", val);
+			return;
+		}
+	} else if (rv == -1) {
+		httpapi_error(call->conn, 400, NULL,
+		    "malformed code parameter");
+		return;
+	}
+	reason[0] = '\0';
+	if ((rv = httpapi_query(call->req, "reason", reason, &rlen)) == -1 ||
+	    rlen > HTTPAPI_REASON_MAX ||
+	    !utf8_is_valid((const uint8_t *)reason, rlen)) {
+		httpapi_error(call->conn, 400, NULL, "invalid reason (at most "
+		    "%d bytes of UTF-8)", HTTPAPI_REASON_MAX);
+		return;
+	}
+	if ((c = httpapi_target(call)) == NULL)
+		return;
+	httpapi_id(c->id, id, sizeof(id));
+	log_info("conn %016" PRIx64 ": disconnected through the API with %lu",
+	    c->id, code);
+	conn_close(c, (uint16_t)code, reason);
+	httpapi_json(call->conn, 200, NULL, json_pack("{s:s, s:i}", "id", id,
+	    "code", (int)code));
+}
+
+/* The route configured as |path|; a prefix route may omit its star. */
+static struct route *
+httpapi_route(struct server *srv, const char *path, size_t len)
+{
+	for (size_t i = 0; i < srv->nroutes; i++) {
+		const struct config_route *rc = srv->routes[i].cfg;
+		size_t plen = strlen(rc->path);
+
+		if (len == plen && memcmp(path, rc->path, len) == 0)
+			return &srv->routes[i];
+		if (rc->prefix && len == plen + 1 &&
+		    memcmp(path, rc->path, plen) == 0 && path[plen] == '*')
+			return &srv->routes[i];
+	}
+	return NULL;
+}
+
+static void
+httpapi_broadcast(struct httpapi_call *call)
+{
+	char path[HTTPAPI_ARG_MAX + 1];
+	struct route *r;
+	struct msg *m;
+	unsigned opcode;
+	size_t len, n;
+	int rv;
+
+	if ((rv = httpapi_query(call->req, "route", path, &len)) != 1) {
+		httpapi_error(call->conn, 400, NULL, rv == 0 ?
+		    "missing query parameter: route" :
+		    "malformed route parameter");
+		return;
+	}
+	if ((r = httpapi_route(call->srv, path, len)) == NULL) {
+		httpapi_error(call->conn, 404, NULL, "no such route: %s", path);
+		return;
+	}
+	if (httpapi_opcode(call, &opcode) == -1)
+		return;
+	if ((m = msg_frame(opcode, call->body, call->body_len)) == NULL) {
+		httpapi_error(call->conn, 500, NULL, "out of memory");
+		return;
+	}
+	n = route_send_all(r, m);
+	msg_unref(m);
+	httpapi_json(call->conn, 200, NULL, json_pack("{s:s, s:I}", "route",
+	    r->cfg->path, "delivered", (json_int_t)n));
+}
+
+enum httpapi_verdict
+httpapi_check(struct conn *c, const struct http_request *req)
+{
+	const struct httpapi_endpoint *ep;
+	struct httpapi_call call;
+	struct http_str arg;
+	char allow[64], extra[96];
+	int matched;
+
+	if ((ep = httpapi_find(req, &arg, allow, sizeof(allow), &matched)) ==
+	    NULL) {
+		if (matched) {
+			snprintf(extra, sizeof(extra), "Allow: %s\r\n", allow);
+			httpapi_error(c, 405, extra, "method %.*s not allowed "
+			    "on %.*s", (int)req->method.len, req->method.p,
+			    (int)req->path.len, req->path.p);
+			return HTTPAPI_ANSWERED;
+		}
+		/* Whatever is under the API prefixes, the API refuses. */
+		if (req->path.len >= 5 &&
+		    (memcmp(req->path.p, "/api/", 5) == 0 ||
+		    memcmp(req->path.p, "/pub/", 5) == 0)) {
+			httpapi_error(c, 404, NULL, "no such endpoint: %.*s",
+			    (int)req->path.len, req->path.p);
+			return HTTPAPI_ANSWERED;
+		}
+		return HTTPAPI_PASS;
+	}
+	if ((ep->flags & HTTPAPI_OPEN) == 0 &&
+	    !httpapi_authorized(c->srv->cfg, req)) {
+		httpapi_error(c, 401,
+		    "WWW-Authenticate: Bearer realm=\"wshub\"\r\n",
+		    "missing or wrong API key (Authorization: Bearer KEY or "
+		    "X-Api-Key: KEY)");
+		return HTTPAPI_ANSWERED;
+	}
+	if (arg.p != NULL) {
+		if (httpapi_unescape(arg.p, arg.len, 0, call.arg,
+		    &call.arg_len) == -1) {
+			httpapi_error(c, 400, NULL,
+			    "malformed percent-encoding "
+			    "in %.*s", (int)req->path.len, req->path.p);
+			return HTTPAPI_ANSWERED;
+		}
+		if (httpapi_check_arg(c, ep, &call) == -1)
+			return HTTPAPI_ANSWERED;
+	}
+	if ((ep->flags & HTTPAPI_BODY) && req->content_length == -1 &&
+	    !req->chunked) {
+		httpapi_error(c, 411, NULL, "the message is the body: send "
+		    "Content-Length or Transfer-Encoding: chunked");
+		return HTTPAPI_ANSWERED;
+	}
+	return HTTPAPI_READ_BODY;
+}
+
+void
+httpapi_serve(struct conn *c, const struct http_request *req,
+    const uint8_t *body, size_t len)
+{
+	const struct httpapi_endpoint *ep;
+	struct httpapi_call call;
+	struct http_str arg;
+	char allow[64];
+	int matched;
+
+	if ((ep = httpapi_find(req, &arg, allow, sizeof(allow), &matched)) ==
+	    NULL) {
+		httpapi_error(c, 404, NULL, "no such endpoint: %.*s",
+		    (int)req->path.len, req->path.p);
+		return;
+	}
+	memset(&call, 0, sizeof(call));
+	call.conn = c;
+	call.srv = c->srv;
+	call.req = req;
+	/* An empty body is still a message: never hand on a NULL pointer. */
+	call.body = body != NULL ? body : (const uint8_t *)"";
+	call.body_len = len;
+	if (arg.p != NULL && httpapi_unescape(arg.p, arg.len, 0, call.arg,
+	    &call.arg_len) == -1) {
+		httpapi_error(c, 400, NULL,
+		    "malformed percent-encoding in %.*s",
+		    (int)req->path.len, req->path.p);
+		return;
+	}
+	log_debug("conn %016" PRIx64 ": %.*s %.*s (%zu byte body)", c->id,
+	    (int)req->method.len, req->method.p, (int)req->target.len,
+	    req->target.p, len);
+	ep->handler(&call);
+}
+
+void
+httpapi_print_endpoints(FILE *fp)
+{
+	for (size_t i = 0; i < HTTPAPI_NENDPOINTS; i++) {
+		const struct httpapi_endpoint *ep = &httpapi_endpoints[i];
+
+		fprintf(fp, "%-6s %-36s %s  %s\n", ep->method, ep->pattern,
+		    (ep->flags & HTTPAPI_OPEN) ? "open" : "key ", ep->doc);
+	}
+}
