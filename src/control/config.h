@@ -26,6 +26,7 @@ struct config_route {
 	uint64_t	 send_buffer_soft_limit;
 	double		 send_buffer_soft_seconds;
 	int		 slow_consumer_policy;	/* enum slow_policy */
+	int		 deflate;	/* permessage-deflate accepted */
 	uint32_t	 inherited;	/* options taken from the top level */
 	int		 line;
 };
@@ -68,6 +69,13 @@ struct config {
 	uint64_t	 history_bytes;		/* payload bytes per channel */
 	double		 history_ttl;		/* seconds, 0 = no age limit */
 	char		*api_key;		/* "" = HTTP API open */
+	int		 deflate;		/* permessage-deflate accepted */
+	uint64_t	 deflate_level;
+	uint64_t	 deflate_mem_level;
+	uint64_t	 deflate_window_bits;	/* our compressor's window */
+	uint64_t	 deflate_min_size;	/* smaller messages not compressed */
+	int		 deflate_no_context_takeover;	/* ask server_no_... */
+	int		 deflate_client_no_context_takeover;
 	struct config_channel *channels;
 	size_t		 nchannels;
 
