@@ -334,6 +334,10 @@ server_new(struct event_base *base, struct config *cfg, char **cause)
 		goto oom;
 	srv->base = base;
 	srv->cfg = cfg;
+	srv->wscfg.role = WS_ROLE_SERVER;
+	srv->wscfg.max_frame_size = cfg->max_frame_size;
+	srv->wscfg.max_message_size = cfg->max_message_size;
+	srv->wscfg.auto_pong = 1;
 	idmap_init(&srv->conns);
 	channel_index_init(&srv->channels);
 	TAILQ_INIT(&srv->dead);

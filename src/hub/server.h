@@ -10,6 +10,7 @@
 #include <event2/event_struct.h>
 
 #include "hub/channel.h"
+#include "proto/session.h"
 #include "util/idmap.h"
 
 struct config;
@@ -81,6 +82,7 @@ struct server {
 	struct event		*sig_evs[3];
 
 	struct channel_index	 channels;	/* pubsub channels by name */
+	struct ws_session_config wscfg;		/* shared by every session */
 
 	uint8_t			*rbuf;		/* shared read buffer */
 	struct server_stats	 stats;

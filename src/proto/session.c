@@ -54,7 +54,7 @@ ws_session_init(struct ws_session *s, const struct ws_session_config *cfg,
     const struct ws_session_callbacks *cb, void *arg)
 {
 	memset(s, 0, sizeof(*s));
-	s->cfg = *cfg;
+	s->cfg = cfg;
 	s->cb = cb;
 	s->arg = arg;
 	s->state = WS_SS_OPEN;
@@ -66,6 +66,9 @@ void
 ws_session_reset(struct ws_session *s)
 {
 	session_msg_clear(s);
+	free(s->ctl_heap);
+	s->ctl_heap = NULL;
+	s->ctl_data = NULL;
 }
 
 int
@@ -106,8 +109,8 @@ session_reserve(struct ws_session *s, size_t need)
 		cap *= 2;
 	}
 	/* Never hold more than the largest message we would accept. */
-	if (s->cfg.max_message_size != 0 && cap > s->cfg.max_message_size)
-		cap = (size_t)s->cfg.max_message_size;
+	if (s->cfg->max_message_size != 0 && cap > s->cfg->max_message_size)
+		cap = (size_t)s->cfg->max_message_size;
 	if ((nb = realloc(s->msg_buf, cap)) == NULL)
 		return -1;
 	s->msg_buf = nb;
@@ -120,10 +123,11 @@ static int
 session_on_header(struct ws_session *s, size_t avail)
 {
 	struct ws_frame_parser	*fp = &s->fp;
-	uint64_t		 limit = s->cfg.max_message_size;
+	uint64_t		 limit = s->cfg->max_message_size;
 
 	if (ws_opcode_is_control(fp->opcode)) {
 		s->ctl_len = 0;
+		s->ctl_data = session_empty;
 		return 0;
 	}
 	if (fp->opcode == WS_OP_CONT) {
@@ -159,9 +163,20 @@ static int
 session_on_payload(struct ws_session *s, uint8_t *data, size_t len)
 {
 	if (ws_opcode_is_control(s->fp.opcode)) {
-		/* The parser has bounded control payloads to 125 bytes. */
-		memcpy(s->ctl_buf + s->ctl_len, data, len);
+		/* The usual case: the whole payload in one piece, no copy. */
+		if (s->ctl_len == 0 && len == s->fp.length) {
+			s->ctl_data = data;
+			s->ctl_len = (uint8_t)len;
+			return 0;
+		}
+		/* Split across reads: collect up to the 125 bytes allowed. */
+		if (s->ctl_heap == NULL &&
+		    (s->ctl_heap = malloc(WS_CONTROL_MAX)) == NULL)
+			return session_fail(s, WS_CLOSE_INTERNAL,
+			    "out of memory for a control frame");
+		memcpy(s->ctl_heap + s->ctl_len, data, len);
 		s->ctl_len += (uint8_t)len;
+		s->ctl_data = s->ctl_heap;
 		return 0;
 	}
 	/* Check text as it arrives, so bad bytes fail the feed at once. */
@@ -224,13 +239,13 @@ session_on_close(struct ws_session *s)
 		return session_fail(s, WS_CLOSE_PROTOCOL,
 		    "close frame with a one-byte payload");
 	if (s->ctl_len >= 2) {
-		code = (uint16_t)((s->ctl_buf[0] << 8) | s->ctl_buf[1]);
+		code = (uint16_t)((s->ctl_data[0] << 8) | s->ctl_data[1]);
 		if (!ws_close_code_valid(code))
 			return session_fail(s, WS_CLOSE_PROTOCOL,
 			    "invalid close code");
-		reason = (const char *)s->ctl_buf + 2;
+		reason = (const char *)s->ctl_data + 2;
 		reason_len = s->ctl_len - 2u;
-		if (!utf8_is_valid(s->ctl_buf + 2, reason_len))
+		if (!utf8_is_valid(s->ctl_data + 2, reason_len))
 			return session_fail(s, WS_CLOSE_BAD_DATA,
 			    "close reason is not valid UTF-8");
 	}
@@ -240,7 +255,7 @@ session_on_close(struct ws_session *s)
 	if (s->state == WS_SS_OPEN) {
 		/* Echo the code (RFC 6455 5.5.1); nothing if none was sent. */
 		s->state = WS_SS_CLOSE_RECEIVED;
-		s->cb->send_control(s->arg, WS_OP_CLOSE, s->ctl_buf,
+		s->cb->send_control(s->arg, WS_OP_CLOSE, s->ctl_data,
 		    s->ctl_len >= 2 ? 2 : 0);
 	} else
 		s->state = WS_SS_CLOSED;
@@ -249,31 +264,47 @@ session_on_close(struct ws_session *s)
 	return 0;
 }
 
+static int	session_on_control_end(struct ws_session *);
+
 /* A frame is complete. */
 static int
 session_on_end(struct ws_session *s)
 {
-	switch (s->fp.opcode) {
-	case WS_OP_PING:
-		/* Once we have sent a close, we send no more frames. */
-		if (s->cfg.auto_pong && s->state == WS_SS_OPEN)
-			s->cb->send_control(s->arg, WS_OP_PONG, s->ctl_buf,
-			    s->ctl_len);
-		if (s->cb->on_ping != NULL)
-			s->cb->on_ping(s->arg, s->ctl_buf, s->ctl_len);
-		return 0;
-	case WS_OP_PONG:
-		if (s->cb->on_pong != NULL)
-			s->cb->on_pong(s->arg, s->ctl_buf, s->ctl_len);
-		return 0;
-	case WS_OP_CLOSE:
-		return session_on_close(s);
-	default:
-		break;
+	if (ws_opcode_is_control(s->fp.opcode)) {
+		int rc = session_on_control_end(s);
+
+		free(s->ctl_heap);
+		s->ctl_heap = NULL;
+		s->ctl_data = NULL;
+		return rc;
 	}
 	if (!s->fp.fin)
 		return 0;
 	return session_deliver(s);
+}
+
+/* A control frame is complete; its payload is at ctl_data. */
+static int
+session_on_control_end(struct ws_session *s)
+{
+	switch (s->fp.opcode) {
+	case WS_OP_PING:
+		/* Once we have sent a close, we send no more frames. */
+		if (s->cfg->auto_pong && s->state == WS_SS_OPEN)
+			s->cb->send_control(s->arg, WS_OP_PONG, s->ctl_data,
+			    s->ctl_len);
+		if (s->cb->on_ping != NULL)
+			s->cb->on_ping(s->arg, s->ctl_data, s->ctl_len);
+		return 0;
+	case WS_OP_PONG:
+		if (s->cb->on_pong != NULL)
+			s->cb->on_pong(s->arg, s->ctl_data, s->ctl_len);
+		return 0;
+	case WS_OP_CLOSE:
+		return session_on_close(s);
+	default:
+		return 0;
+	}
 }
 
 int

@@ -57,7 +57,7 @@ struct ws_session_config {
 
 struct ws_session {
 	struct ws_frame_parser		 fp;
-	struct ws_session_config	 cfg;
+	const struct ws_session_config	*cfg;	/* shared, outlives the session */
 	const struct ws_session_callbacks *cb;
 	void				*arg;
 	enum ws_session_state		 state;
@@ -71,15 +71,24 @@ struct ws_session {
 	int		 direct;	/* current frame delivered from input */
 	uint8_t		*direct_data;	/* its payload, in the caller's input */
 
-	/* The control frame being collected. */
-	uint8_t		 ctl_buf[WS_CONTROL_MAX];
+	/*
+	 * The control frame being collected: its payload in the caller's
+	 * input when it arrived in one piece, else in a small heap buffer
+	 * held only until the frame is complete.
+	 */
+	uint8_t		*ctl_data;
+	uint8_t		*ctl_heap;
 	uint8_t		 ctl_len;
 
 	uint16_t	 err_code;	/* close code after a failed feed */
 	const char	*err_reason;	/* static text naming the problem */
 };
 
-/* Initialise |s|; callbacks get |arg|. Allocates nothing. */
+/*
+ * Initialise |s|; callbacks get |arg|. |cfg| is not copied: it must stay
+ * valid for the life of the session (one shared config serves many
+ * sessions, and changing it changes their limits). Allocates nothing.
+ */
 void	ws_session_init(struct ws_session *s, const struct ws_session_config *cfg,
 	    const struct ws_session_callbacks *cb, void *arg);
 

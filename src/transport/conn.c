@@ -454,12 +454,6 @@ conn_ws_start(struct conn *c, struct route *r, const struct http_request *req,
     const struct ws_upgrade *up)
 {
 	const struct config *cfg = c->srv->cfg;
-	struct ws_session_config wcfg = {
-		.role = WS_ROLE_SERVER,
-		.max_frame_size = cfg->max_frame_size,
-		.max_message_size = cfg->max_message_size,
-		.auto_pong = 1,
-	};
 	char accept[WS_KEY_ACCEPT_LEN + 1], proto[256];
 	char extra[HANDLER_HEADERS_MAX], buf[1024 + HANDLER_HEADERS_MAX];
 	size_t elen = 0;
@@ -495,7 +489,7 @@ conn_ws_start(struct conn *c, struct route *r, const struct http_request *req,
 	conn_queue(c, m);
 	msg_unref(m);
 
-	ws_session_init(&c->ws, &wcfg, &conn_ws_callbacks, c);
+	ws_session_init(&c->ws, &c->srv->wscfg, &conn_ws_callbacks, c);
 	c->route = r;
 	TAILQ_INSERT_TAIL(&r->conns, c, route_link);
 	r->nconns++;
