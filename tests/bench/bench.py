@@ -551,6 +551,10 @@ def main():
                     help="write every result and the medians as JSON ('-': stdout)")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
+    # Servers run in their own temp directories: resolve paths first.
+    for name in ("wshubd", "wshbench"):
+        if getattr(args, name):
+            setattr(args, name, os.path.abspath(getattr(args, name)))
     if args.quick:
         args.duration = min(args.duration, 2.0)
         args.warmup = min(args.warmup, 0.5)
