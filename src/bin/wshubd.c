@@ -4,6 +4,8 @@
 #include <sys/resource.h>
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +14,13 @@
 
 #include <event2/event.h>
 
+#include "control/admin.h"
+#include "control/auth.h"
 #include "control/config.h"
+#include "control/notify.h"
+#include "control/reload.h"
 #include "hub/server.h"
+#include "transport/listener.h"
 #include "util/log.h"
 
 #define WSHUBD_DEFAULT_CONF	SYSCONFDIR "/wshubd.conf"
@@ -65,6 +72,63 @@ raise_nofile(const struct config *cfg)
 		    (unsigned long long)cfg->max_connections);
 }
 
+/*
+ * Started as root with a user configured: switch to it (and its group, or
+ * the configured one) for good, after every socket is bound. The admin
+ * socket's file is handed over too unless an owner is configured, so the
+ * daemon can remove it at exit. Returns 0, or -1 after logging why.
+ */
+static int
+drop_privileges(struct server *srv)
+{
+	const struct config *cfg = srv->cfg;
+	struct passwd *pw;
+	uid_t uid;
+	gid_t gid;
+
+	if (getuid() != 0 && geteuid() != 0)
+		return 0;
+	if (cfg->user[0] == '\0') {
+		log_warn("running as root: set 'user' to switch to an "
+		    "unprivileged user after binding");
+		return 0;
+	}
+	if (config_user_id(cfg->user, &uid, &gid) == -1) {
+		log_err("user %s: no such user", cfg->user);
+		return -1;
+	}
+	if (cfg->group[0] != '\0' && config_group_id(cfg->group, &gid) == -1) {
+		log_err("group %s: no such group", cfg->group);
+		return -1;
+	}
+	if (cfg->admin_socket_owner[0] == '\0' &&
+	    admin_chown(srv->admin, uid, cfg->admin_socket_group[0] != '\0' ?
+	    (gid_t)-1 : gid) == -1)
+		log_warn("admin socket: chown to %s: %s", cfg->user,
+		    strerror(errno));
+	pw = getpwuid(uid);
+	if ((pw != NULL ? initgroups(pw->pw_name, gid) :
+	    setgroups(1, &gid)) == -1 || setgid(gid) == -1 || setuid(uid) == -1) {
+		log_err("cannot switch to user %s: %s", cfg->user,
+		    strerror(errno));
+		return -1;
+	}
+	/* Make sure there is no way back. */
+	if (uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+		log_err("privileges could be regained after dropping them");
+		return -1;
+	}
+	log_notice("running as user %s (uid %u, gid %u)", cfg->user,
+	    (unsigned)uid, (unsigned)gid);
+	return 0;
+}
+
+static void
+on_stopping(struct server *srv)
+{
+	notify_stopping(srv->notify);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -77,6 +141,7 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *file = WSHUBD_DEFAULT_CONF;
+	struct listener_passed_set passed;
 	struct event_base *base;
 	struct config *cfg;
 	struct server *srv;
@@ -92,7 +157,8 @@ main(int argc, char **argv)
 			test = 1;
 			break;
 		case 'V':
-			printf("wshubd %s\n", PACKAGE_VERSION);
+			printf("wshubd %s (systemd support: %s)\n",
+			    PACKAGE_VERSION, notify_supported() ? "yes" : "no");
 			return 0;
 		case 'h':
 			usage(stdout);
@@ -116,6 +182,14 @@ main(int argc, char **argv)
 		return 1;
 	}
 	if (test) {
+		/* Start the auth plugin too: its keys and options are config. */
+		if (auth_check_config(cfg, &cause) == -1) {
+			fprintf(stderr, "wshubd: %s\n", cause ? cause :
+			    "auth plugin failed");
+			free(cause);
+			config_free(cfg);
+			return 1;
+		}
 		printf("configuration OK\n");
 		config_free(cfg);
 		return 0;
@@ -128,18 +202,37 @@ main(int argc, char **argv)
 		log_err("cannot create the event loop");
 		return 1;
 	}
-	if ((srv = server_new(base, cfg, &cause)) == NULL) {
+	notify_passed(&passed);
+	/* The server holds the config from here on, even when it fails. */
+	if ((srv = server_new(base, cfg, &passed, &cause)) == NULL ||
+	    auth_new(srv, cfg, &cause) == -1 ||
+	    admin_start(srv, &cause) == -1 || drop_privileges(srv) == -1) {
 		log_err("%s", cause ? cause : "startup failed");
 		free(cause);
+		if (srv != NULL) {
+			admin_free(srv->admin);
+			auth_free(srv);
+		}
+		server_free(srv);
+		notify_passed_free(&passed);
 		event_base_free(base);
-		config_free(cfg);
 		return 1;
 	}
+	notify_passed_report(&passed);
+	srv->notify = notify_new(srv);
+	srv->on_stopping = on_stopping;
+	if (reload_on_sighup(srv) == -1)
+		log_warn("cannot catch SIGHUP: reload through wshubctl only");
 	log_notice("wshubd %s started (pid %d)", PACKAGE_VERSION, (int)getpid());
+	notify_ready(srv->notify);
 	rv = server_run(srv);
+	admin_free(srv->admin);
+	notify_free(srv->notify);
+	srv->notify = NULL;
+	auth_free(srv);
 	server_free(srv);
+	notify_passed_free(&passed);
 	event_base_free(base);
-	config_free(cfg);
 	log_notice("exiting");
 	return rv == 0 ? 0 : 1;
 }

@@ -1,4 +1,5 @@
 /* Daemon configuration: libconfig files read through one table of typed option descriptors. */
+#include "autoconf.h"
 
 #include <sys/types.h>
 #include <sys/socket.h>
@@ -7,6 +8,8 @@
 
 #include <errno.h>
 #include <fnmatch.h>
+#include <grp.h>
+#include <pwd.h>
 #include <libconfig.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +19,7 @@
 #include <string.h>
 #include <syslog.h>
 
+#include "control/auth.h"
 #include "control/config.h"
 
 #ifndef nitems
@@ -26,8 +30,13 @@
 #define CONFIG_MIB	(CONFIG_KIB * 1024)
 #define CONFIG_GIB	(CONFIG_MIB * 1024)
 
+/* Where a plugin named without a directory is looked for. */
+#ifndef WSH_PKGLIBDIR
+#define WSH_PKGLIBDIR	"/usr/local/lib/wshub"
+#endif
+
 /* Most rows one option table may hold; it sizes the "seen" marks. */
-#define CONFIG_OPTS_MAX	32
+#define CONFIG_OPTS_MAX	64
 
 /* The state of one config_load: the file and the first problem found. */
 struct config_ctx {
@@ -92,6 +101,7 @@ struct config_opt {
 	int			(*section)(struct config_ctx *, struct config *,
 				    const config_setting_t *);
 	const char		*inherit;	/* top-level option it defaults to */
+	enum config_reload	 reload;	/* how a reload applies a change */
 	const char		*doc;
 };
 
@@ -124,12 +134,24 @@ static int	config_check_token(const char *, char *, size_t);
 static int	config_check_address(const char *, char *, size_t);
 static int	config_check_path(const char *, char *, size_t);
 static int	config_check_handler(const char *, char *, size_t);
+static int	config_check_mode(const char *, char *, size_t);
+static int	config_check_user(const char *, char *, size_t);
+static int	config_check_group(const char *, char *, size_t);
 static int	config_read_listeners(struct config_ctx *, struct config *,
 		    const config_setting_t *);
 static int	config_read_routes(struct config_ctx *, struct config *,
 		    const config_setting_t *);
 static int	config_read_channels(struct config_ctx *, struct config *,
 		    const config_setting_t *);
+static int	config_read_auth(struct config_ctx *, struct config *,
+		    const config_setting_t *);
+static int	config_read_auth_options(struct config_ctx *, struct config *,
+		    const config_setting_t *);
+static int	config_check_origin(const char *, char *, size_t);
+static int	config_read_cluster(struct config_ctx *, struct config *,
+		    const config_setting_t *);
+static int	config_check_redis(const char *, char *, size_t);
+static int	config_check_node_id(const char *, char *, size_t);
 
 static const struct config_opt config_opts[] = {
 	{ .name = "log_level", .type = OPT_ENUM, FIELD(config, log_level),
@@ -211,15 +233,19 @@ static const struct config_opt config_opts[] = {
 	  "limit." },
 	{ .name = "deflate", .type = OPT_BOOL, FIELD(config, deflate),
 	  .def = "true",
+	  .reload = CONFIG_RELOAD_NEW,
 	  .doc = "Accept permessage-deflate (RFC 7692) when a client offers it." },
 	{ .name = "deflate_level", .type = OPT_INT,
 	  FIELD(config, deflate_level), .def = "1", .min = 1, .max = 9,
+	  .reload = CONFIG_RELOAD_NEW,
 	  .doc = "zlib compression level for outgoing messages." },
 	{ .name = "deflate_mem_level", .type = OPT_INT,
 	  FIELD(config, deflate_mem_level), .def = "8", .min = 1, .max = 9,
+	  .reload = CONFIG_RELOAD_NEW,
 	  .doc = "zlib memory level of a compressor." },
 	{ .name = "deflate_window_bits", .type = OPT_INT,
 	  FIELD(config, deflate_window_bits), .def = "15", .min = 9, .max = 15,
+	  .reload = CONFIG_RELOAD_NEW,
 	  .doc = "Largest LZ77 window of our compressor "
 	  "(server_max_window_bits)." },
 	{ .name = "deflate_min_size", .type = OPT_SIZE,
@@ -228,16 +254,65 @@ static const struct config_opt config_opts[] = {
 	  .doc = "Messages smaller than this are sent uncompressed." },
 	{ .name = "deflate_no_context_takeover", .type = OPT_BOOL,
 	  FIELD(config, deflate_no_context_takeover), .def = "true",
+	  .reload = CONFIG_RELOAD_NEW,
 	  .doc = "Ask for server_no_context_takeover, so one compressed form "
 	  "of a broadcast serves every subscriber." },
 	{ .name = "deflate_client_no_context_takeover", .type = OPT_BOOL,
 	  FIELD(config, deflate_client_no_context_takeover), .def = "false",
+	  .reload = CONFIG_RELOAD_NEW,
 	  .doc = "Ask clients for client_no_context_takeover (saves our "
 	  "inflate memory between messages)." },
 	{ .name = "api_key", .type = OPT_STRING, FIELD(config, api_key),
 	  .def = "",
 	  .doc = "Key the HTTP API requires (Authorization: Bearer KEY or "
 	  "X-Api-Key: KEY); empty = the API is open." },
+	{ .name = "admin_socket", .type = OPT_STRING,
+	  FIELD(config, admin_socket), .def = "",
+	  .doc = "Path of the admin socket (wshubctl); relative to the working "
+	  "directory; empty = no admin socket." },
+	{ .name = "admin_socket_mode", .type = OPT_STRING,
+	  FIELD(config, admin_socket_mode), .def = "0660",
+	  .check = config_check_mode,
+	  .doc = "Permissions of the admin socket, in octal." },
+	{ .name = "admin_socket_owner", .type = OPT_STRING,
+	  FIELD(config, admin_socket_owner), .def = "",
+	  .check = config_check_user,
+	  .doc = "Owner of the admin socket (user name or uid); empty = the "
+	  "user wshubd runs as." },
+	{ .name = "admin_socket_group", .type = OPT_STRING,
+	  FIELD(config, admin_socket_group), .def = "",
+	  .check = config_check_group,
+	  .doc = "Group of the admin socket (group name or gid); empty = the "
+	  "group wshubd runs as." },
+	{ .name = "admin_allow_users", .type = OPT_TOKENS,
+	  FIELD(config, admin_allow_users), .check = config_check_user,
+	  .doc = "Users (names or uids) allowed on the admin socket besides "
+	  "root and the user wshubd runs as." },
+	{ .name = "admin_allow_groups", .type = OPT_TOKENS,
+	  FIELD(config, admin_allow_groups), .check = config_check_group,
+	  .doc = "Groups (names or gids) whose members are allowed on the admin "
+	  "socket." },
+	{ .name = "user", .type = OPT_STRING, FIELD(config, user), .def = "",
+	  .check = config_check_user,
+	  .reload = CONFIG_RELOAD_RESTART,
+	  .doc = "User to switch to after binding, when started as root; "
+	  "empty = stay." },
+	{ .name = "group", .type = OPT_STRING, FIELD(config, group), .def = "",
+	  .check = config_check_group,
+	  .reload = CONFIG_RELOAD_RESTART,
+	  .doc = "Group to switch to with user; empty = the user's group." },
+	{ .name = "access_log", .type = OPT_BOOL, FIELD(config, access_log),
+	  .def = "false",
+	  .doc = "Log a line for every connection when it closes: id, peer, "
+	  "route, duration, bytes and close code." },
+	{ .name = "cluster", .type = OPT_SECTION,
+	  .section = config_read_cluster,
+	  .doc = "Scale-out on Redis: nodes sharing channels, sequence "
+	  "numbers and history (wshubd built with --with-redis)." },
+	{ .name = "auth", .type = OPT_SECTION, .section = config_read_auth,
+	  .doc = "The authenticator plugin: { plugin = \"auth_jwt.so\"; "
+	  "options = { ... }; timeout = \"2s\"; }; none = no "
+	  "authentication (see wshub-auth(3), docs/AUTH.md)." },
 	{ .name = "channels", .type = OPT_SECTION,
 	  .section = config_read_channels,
 	  .doc = "History limits per channel name pattern; the first match "
@@ -265,6 +340,11 @@ static const struct config_opt config_listener_opts[] = {
 	{ .name = "reuseport", .type = OPT_BOOL,
 	  FIELD(config_listener, reuseport), .def = "false",
 	  .doc = "Set SO_REUSEPORT so several processes can bind the port." },
+	{ .name = "name", .type = OPT_STRING, FIELD(config_listener, name),
+	  .def = "",
+	  .doc = "Name of a socket passed by systemd (FileDescriptorName=) to "
+	  "use instead of binding; a passed socket whose address matches is "
+	  "used too." },
 };
 
 static const struct config_opt config_route_opts[] = {
@@ -295,10 +375,28 @@ static const struct config_opt config_route_opts[] = {
 	{ .name = "deflate", .type = OPT_BOOL, FIELD(config_route, deflate),
 	  .inherit = "deflate",
 	  .doc = "Accept permessage-deflate on this route." },
+	{ .name = "origins", .type = OPT_TOKENS, FIELD(config_route, origins),
+	  .check = config_check_origin,
+	  .doc = "Origins a browser may connect from (\"https://app.example\", "
+	  "\"https://*.example.com\"); others get 403; empty = any; "
+	  "requests without Origin pass." },
 	{ .name = "slow_consumer_policy", .type = OPT_ENUM,
 	  FIELD(config_route, slow_consumer_policy),
 	  .inherit = "slow_consumer_policy", .names = config_slow_policies,
 	  .doc = "Slow-consumer policy of this route." },
+};
+
+static const struct config_opt config_auth_opts[] = {
+	{ .name = "plugin", .type = OPT_STRING, FIELD(config_auth, plugin),
+	  .flags = OPT_REQUIRED,
+	  .doc = "The plugin: a path, or a file name looked up in the plugin "
+	  "directory (" WSH_PKGLIBDIR ")." },
+	{ .name = "options", .type = OPT_SECTION,
+	  .section = config_read_auth_options,
+	  .doc = "Options handed to the plugin, as key = value pairs." },
+	{ .name = "timeout", .type = OPT_DURATION,
+	  FIELD(config_auth, timeout), .def = "2s", .min = 0.01, .max = 60,
+	  .doc = "Time the plugin has to decide; then the request gets 503." },
 };
 
 static const struct config_opt config_channel_opts[] = {
@@ -317,6 +415,39 @@ static const struct config_opt config_channel_opts[] = {
 	  FIELD(config_channel, history_ttl), .inherit = "history_ttl",
 	  .flags = OPT_ZERO_OFF, .min = 1, .max = 31536000,
 	  .doc = "Age limit of the history of matching channels; 0 = none." },
+};
+
+static const struct config_opt config_cluster_opts[] = {
+	{ .name = "redis", .type = OPT_TOKENS, FIELD(config_cluster, redis),
+	  .check = config_check_redis,
+	  .doc = "Redis servers, tried in turn: \"tcp://HOST:PORT\" or "
+	  "\"unix:/PATH\" (at least one)." },
+	{ .name = "password", .type = OPT_STRING,
+	  FIELD(config_cluster, password), .def = "",
+	  .doc = "Password for AUTH; empty = none." },
+	{ .name = "user", .type = OPT_STRING, FIELD(config_cluster, user),
+	  .def = "",
+	  .doc = "ACL user for AUTH (Redis 6+); empty = the default user." },
+	{ .name = "tls", .type = OPT_BOOL, FIELD(config_cluster, tls),
+	  .def = "false",
+	  .doc = "Speak TLS to Redis (needs hiredis built with TLS)." },
+	{ .name = "key_prefix", .type = OPT_STRING,
+	  FIELD(config_cluster, key_prefix), .def = "wshub:",
+	  .doc = "Prefix of every Redis key and pub/sub channel wshubd uses." },
+	{ .name = "connect_timeout", .type = OPT_DURATION,
+	  FIELD(config_cluster, connect_timeout), .def = "2s",
+	  .min = 0.1, .max = 60,
+	  .doc = "Time to connect to Redis before trying again." },
+	{ .name = "command_timeout", .type = OPT_DURATION,
+	  FIELD(config_cluster, command_timeout), .def = "2s",
+	  .min = 0.1, .max = 60,
+	  .doc = "Time Redis has to answer a command before the connection "
+	  "is taken for dead." },
+	{ .name = "node_id", .type = OPT_STRING,
+	  FIELD(config_cluster, node_id), .def = "",
+	  .check = config_check_node_id,
+	  .doc = "This node's name in the cluster (1-64 of A-Z a-z 0-9 _ . -); "
+	  "empty = random per process." },
 };
 
 _Static_assert(nitems(config_opts) <= CONFIG_OPTS_MAX, "too many options");
@@ -896,6 +1027,94 @@ config_check_handler(const char *s, char *why, size_t len)
 	return -1;
 }
 
+/* An octal file mode such as "0660", with no bits beyond 0777. */
+static int
+config_check_mode(const char *s, char *why, size_t len)
+{
+	const char	*p;
+	unsigned long	 v = 0;
+
+	for (p = s; *p >= '0' && *p <= '7'; p++)
+		v = v * 8 + (unsigned long)(*p - '0');
+	if (p != s && *p == '\0' && p - s <= 4 && v <= 0777)
+		return 0;
+	snprintf(why, len, "an octal mode such as \"0660\"");
+	return -1;
+}
+
+/* Empty, a uid, or the name of a user of this system. */
+static int
+config_check_user(const char *s, char *why, size_t len)
+{
+	if (s[0] == '\0' || config_user_id(s, NULL, NULL) == 0)
+		return 0;
+	snprintf(why, len, "a user of this system (name or uid)");
+	return -1;
+}
+
+/* Empty, a gid, or the name of a group of this system. */
+static int
+config_check_group(const char *s, char *why, size_t len)
+{
+	if (s[0] == '\0' || config_group_id(s, NULL) == 0)
+		return 0;
+	snprintf(why, len, "a group of this system (name or gid)");
+	return -1;
+}
+
+static int
+config_parse_id(const char *s, unsigned long *out)
+{
+	char		*end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return *end == '\0' && errno == 0 && *out < UINT32_MAX ? 0 : -1;
+}
+
+int
+config_user_id(const char *name, uid_t *uid, gid_t *gid)
+{
+	struct passwd	*pw;
+	unsigned long	 v;
+
+	if (config_parse_id(name, &v) == 0) {
+		pw = getpwuid((uid_t)v);
+		if (uid != NULL)
+			*uid = (uid_t)v;
+		if (gid != NULL)
+			*gid = pw != NULL ? pw->pw_gid : (gid_t)v;
+		return 0;
+	}
+	if ((pw = getpwnam(name)) == NULL)
+		return -1;
+	if (uid != NULL)
+		*uid = pw->pw_uid;
+	if (gid != NULL)
+		*gid = pw->pw_gid;
+	return 0;
+}
+
+int
+config_group_id(const char *name, gid_t *gid)
+{
+	struct group	*gr;
+	unsigned long	 v;
+
+	if (config_parse_id(name, &v) == 0) {
+		if (gid != NULL)
+			*gid = (gid_t)v;
+		return 0;
+	}
+	if ((gr = getgrnam(name)) == NULL)
+		return -1;
+	if (gid != NULL)
+		*gid = gr->gr_gid;
+	return 0;
+}
+
 static int
 config_read_listeners(struct config_ctx *ctx, struct config *cfg,
     const config_setting_t *s)
@@ -1055,6 +1274,182 @@ config_read_channels(struct config_ctx *ctx, struct config *cfg,
 	return 0;
 }
 
+/* A Redis address: tcp://HOST:PORT or unix:/PATH. */
+static int
+config_check_redis(const char *s, char *why, size_t len)
+{
+	const char	*colon;
+	char		*end;
+	long		 port;
+
+	if (strncmp(s, "unix:/", 6) == 0 && s[6] != '\0')
+		return 0;
+	if (strncmp(s, "tcp://", 6) == 0 && (colon = strrchr(s + 6, ':')) !=
+	    NULL && colon > s + 6) {
+		port = strtol(colon + 1, &end, 10);
+		if (colon[1] != '\0' && *end == '\0' && port > 0 &&
+		    port < 65536)
+			return 0;
+	}
+	snprintf(why, len, "a Redis address, \"tcp://HOST:PORT\" or "
+	    "\"unix:/PATH\"");
+	return -1;
+}
+
+/* Node names appear in Redis keys: keep them short and plain. */
+static int
+config_check_node_id(const char *s, char *why, size_t len)
+{
+	size_t	 n = strlen(s);
+
+	if (n <= 64 && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "abcdefghijklmnopqrstuvwxyz0123456789_.-") == n)
+		return 0;
+	snprintf(why, len, "at most 64 of A-Z a-z 0-9 _ . -");
+	return -1;
+}
+
+static int
+config_read_cluster(struct config_ctx *ctx, struct config *cfg,
+    const config_setting_t *s)
+{
+	struct config_cluster	*cl = &cfg->cluster;
+
+	if (!config_setting_is_group(s))
+		return config_fail(ctx, s, "'cluster' must be a group "
+		    "{ redis = [ ... ]; ... }");
+	if (config_opts_read(ctx, config_cluster_opts,
+	    nitems(config_cluster_opts), cl, s, "cluster", NULL) == -1)
+		return -1;
+#ifndef HAVE_HIREDIS
+	return config_fail(ctx, s, "'cluster' needs Redis support, which "
+	    "this wshubd was built without (configure --with-redis)");
+#endif
+	if (cl->redis == NULL || cl->redis[0] == NULL)
+		return config_fail(ctx, s, "missing 'redis' in cluster: at "
+		    "least one Redis address");
+#ifndef HAVE_HIREDIS_SSL
+	if (cl->tls)
+		return config_fail(ctx, s, "cluster 'tls' needs hiredis with "
+		    "TLS support (hiredis_ssl), which this build lacks; reach "
+		    "Redis over a Unix socket or a TLS tunnel instead");
+#endif
+	cl->enabled = 1;
+	return 0;
+}
+
+static int
+config_read_auth(struct config_ctx *ctx, struct config *cfg,
+    const config_setting_t *s)
+{
+	struct config_auth	*a = &cfg->auth;
+	char			 why[512], *path;
+
+	if (!config_setting_is_group(s))
+		return config_fail(ctx, s, "'auth' must be a group "
+		    "{ plugin = \"...\"; options = { ... }; }");
+	a->line = (int)config_setting_source_line(s);
+	if (config_opts_read(ctx, config_auth_opts, nitems(config_auth_opts),
+	    a, s, "auth", NULL) == -1)
+		return -1;
+	if (a->plugin[0] == '\0')
+		return config_fail(ctx, s, "auth 'plugin' is empty");
+	/* A bare file name is one of ours, in the plugin directory. */
+	if (strchr(a->plugin, '/') == NULL) {
+		if ((path = config_printf("%s/%s", WSH_PKGLIBDIR,
+		    a->plugin)) == NULL)
+			return config_fail(ctx, s, "out of memory");
+		free(a->plugin);
+		a->plugin = path;
+	}
+	/*
+	 * Loading the plugin here makes a missing file or a wrong ABI a
+	 * configuration error, with its line, at start, reload and -t.
+	 */
+	if (auth_probe(a->plugin, why, sizeof why) == -1)
+		return config_fail(ctx, s, "%s", why);
+	return 0;
+}
+
+/* auth.options: scalars as text, arrays joined with commas. */
+static int
+config_read_auth_options(struct config_ctx *ctx, struct config *cfg,
+    const config_setting_t *s)
+{
+	/* Read from the auth group's table: |cfg| is really the section. */
+	struct config_auth	*a = (struct config_auth *)(void *)cfg;
+	const config_setting_t	*m, *e;
+	char			 buf[64], *v, *nv;
+	const char		*piece;
+	int			 i, j, n;
+
+	if (!config_setting_is_group(s))
+		return config_fail(ctx, s, "auth 'options' must be a group "
+		    "{ key = value; ... }");
+	n = config_setting_length(s);
+	if (n == 0)
+		return 0;
+	if ((a->options = calloc((size_t)n, sizeof *a->options)) == NULL)
+		return config_fail(ctx, s, "out of memory");
+	for (i = 0; i < n; i++) {
+		m = config_setting_get_elem(s, (unsigned int)i);
+		if ((a->options[i].key = strdup(config_setting_name(m))) ==
+		    NULL)
+			return config_fail(ctx, m, "out of memory");
+		a->noptions++;
+		v = NULL;
+		for (j = 0; j < (config_setting_is_aggregate(m) ?
+		    config_setting_length(m) : 1); j++) {
+			e = config_setting_is_aggregate(m) ?
+			    config_setting_get_elem(m, (unsigned int)j) : m;
+			switch (config_setting_type(e)) {
+			case CONFIG_TYPE_STRING:
+				piece = config_setting_get_string(e);
+				break;
+			case CONFIG_TYPE_INT:
+			case CONFIG_TYPE_INT64:
+				snprintf(buf, sizeof buf, "%lld",
+				    config_setting_get_int64(e));
+				piece = buf;
+				break;
+			case CONFIG_TYPE_FLOAT:
+				snprintf(buf, sizeof buf, "%g",
+				    config_setting_get_float(e));
+				piece = buf;
+				break;
+			case CONFIG_TYPE_BOOL:
+				piece = config_setting_get_bool(e) ? "true" :
+				    "false";
+				break;
+			default:
+				free(v);
+				return config_fail(ctx, e, "auth option '%s' "
+				    "must be a string, number, boolean or an "
+				    "array of them", a->options[i].key);
+			}
+			nv = config_printf("%s%s%s", v != NULL ? v : "",
+			    v != NULL ? "," : "", piece);
+			free(v);
+			if ((v = nv) == NULL)
+				return config_fail(ctx, m, "out of memory");
+		}
+		if (v == NULL && (v = strdup("")) == NULL)
+			return config_fail(ctx, m, "out of memory");
+		a->options[i].value = v;
+	}
+	return 0;
+}
+
+static int
+config_check_origin(const char *s, char *why, size_t len)
+{
+	if (auth_origin_valid(s))
+		return 0;
+	snprintf(why, len, "an origin \"scheme://host[:port]\", or "
+	    "\"scheme://*.domain\"");
+	return -1;
+}
+
 const struct config_channel *
 config_channel_match(const struct config *cfg, const char *name)
 {
@@ -1129,6 +1524,53 @@ out:
 	return -1;
 }
 
+/* Whether option |o| has the same value in |a| and |b|. */
+static int
+config_opt_same(const struct config_opt *o, const void *a, const void *b)
+{
+	const char	*fa = (const char *)a + o->offset;
+	const char	*fb = (const char *)b + o->offset;
+	char		*sa, *sb, **la, **lb;
+
+	switch (o->type) {
+	case OPT_STRING:
+		memcpy(&sa, fa, sizeof sa);
+		memcpy(&sb, fb, sizeof sb);
+		return strcmp(sa != NULL ? sa : "", sb != NULL ? sb : "") == 0;
+	case OPT_TOKENS:
+		memcpy(&la, fa, sizeof la);
+		memcpy(&lb, fb, sizeof lb);
+		for (; la != NULL && lb != NULL && *la != NULL && *lb != NULL;
+		    la++, lb++)
+			if (strcmp(*la, *lb) != 0)
+				return 0;
+		return (la == NULL || *la == NULL) && (lb == NULL || *lb == NULL);
+	case OPT_SECTION:
+		return 1;
+	default:
+		return memcmp(fa, fb, o->size) == 0;
+	}
+}
+
+void
+config_diff(const struct config *a, const struct config *b,
+    void (*fn)(void *, const char *, enum config_reload), void *arg)
+{
+	size_t	 i, j;
+	int	 same;
+
+	for (i = 0; i < nitems(config_opts); i++)
+		if (!config_opt_same(&config_opts[i], a, b))
+			fn(arg, config_opts[i].name, config_opts[i].reload);
+	same = a->nchannels == b->nchannels;
+	for (i = 0; same && i < a->nchannels; i++)
+		for (j = 0; same && j < nitems(config_channel_opts); j++)
+			same = config_opt_same(&config_channel_opts[j],
+			    &a->channels[i], &b->channels[i]);
+	if (!same)
+		fn(arg, "channels", CONFIG_RELOAD_LIVE);
+}
+
 struct config *
 config_defaults(void)
 {
@@ -1167,6 +1609,15 @@ config_free(struct config *cfg)
 		config_opts_free(config_channel_opts,
 		    nitems(config_channel_opts), &cfg->channels[i]);
 	free(cfg->channels);
+	config_opts_free(config_cluster_opts, nitems(config_cluster_opts),
+	    &cfg->cluster);
+	config_opts_free(config_auth_opts, nitems(config_auth_opts),
+	    &cfg->auth);
+	for (i = 0; i < cfg->auth.noptions; i++) {
+		free(cfg->auth.options[i].key);
+		free(cfg->auth.options[i].value);
+	}
+	free(cfg->auth.options);
 	config_opts_free(config_opts, nitems(config_opts), cfg);
 	free(cfg->file);
 	free(cfg);
@@ -1210,8 +1661,12 @@ config_print_options(FILE *fp)
 	    nitems(config_listener_opts));
 	config_print_table(fp, "routes.", config_route_opts,
 	    nitems(config_route_opts));
+	config_print_table(fp, "auth.", config_auth_opts,
+	    nitems(config_auth_opts));
 	config_print_table(fp, "channels.", config_channel_opts,
 	    nitems(config_channel_opts));
+	config_print_table(fp, "cluster.", config_cluster_opts,
+	    nitems(config_cluster_opts));
 }
 
 int

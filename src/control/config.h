@@ -2,6 +2,7 @@
 #ifndef WSH_CONTROL_CONFIG_H
 #define WSH_CONTROL_CONFIG_H
 
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@ struct config_listener {
 	int		 port;
 	int		 backlog;
 	int		 reuseport;
+	char		*name;		/* systemd FileDescriptorName to adopt */
 	int		 line;		/* line in the file, for messages */
 };
 
@@ -27,6 +29,8 @@ struct config_route {
 	double		 send_buffer_soft_seconds;
 	int		 slow_consumer_policy;	/* enum slow_policy */
 	int		 deflate;	/* permessage-deflate accepted */
+	char		**origins;	/* Origin allow-list, NULL-terminated;
+					   never NULL, empty = any origin */
 	uint32_t	 inherited;	/* options taken from the top level */
 	int		 line;
 };
@@ -47,8 +51,37 @@ struct config_channel {
 	int		 line;
 };
 
+/* Scale-out on Redis (the cluster section); |enabled| when it is present. */
+struct config_cluster {
+	int		 enabled;
+	char		**redis;	/* "tcp://host:port", "unix:/path" */
+	char		*password;	/* "" = no AUTH */
+	char		*user;		/* ACL user, "" = default */
+	int		 tls;
+	char		*key_prefix;	/* of every key and pub/sub channel */
+	double		 connect_timeout;	/* seconds */
+	double		 command_timeout;	/* seconds */
+	char		*node_id;	/* "" = random per process */
+};
+
+/* One "key = value" of auth.options, laid out as struct wsh_auth_option. */
+struct config_kv {
+	char		*key;
+	char		*value;
+};
+
+/* The auth section: the authenticator plugin and its options. */
+struct config_auth {
+	char		*plugin;	/* path of the shared object; NULL = none */
+	struct config_kv *options;
+	size_t		 noptions;
+	double		 timeout;	/* seconds a decision may take */
+	int		 line;
+};
+
 struct config {
 	char		*file;
+	unsigned	 refs;		/* holders of a reference (server.c) */
 
 	int		 log_level;		/* LOG_ERR .. LOG_DEBUG */
 	uint64_t	 max_connections;
@@ -78,6 +111,18 @@ struct config {
 	int		 deflate_client_no_context_takeover;
 	struct config_channel *channels;
 	size_t		 nchannels;
+
+	char		*admin_socket;		/* "" = no admin socket */
+	char		*admin_socket_mode;	/* octal, such as "0660" */
+	char		*admin_socket_owner;	/* user name or uid, "" = ours */
+	char		*admin_socket_group;	/* group name or gid, "" = ours */
+	char		**admin_allow_users;	/* names or uids, NULL-terminated */
+	char		**admin_allow_groups;	/* names or gids, NULL-terminated */
+	char		*user;			/* drop to this user when root */
+	char		*group;			/* and this group */
+	int		 access_log;		/* a line per connection at close */
+	struct config_auth auth;		/* authenticator plugin */
+	struct config_cluster cluster;		/* Redis scale-out */
 
 	struct config_listener *listeners;
 	size_t		 nlisteners;
@@ -116,6 +161,32 @@ void	config_print_options(FILE *fp);
  * "warning", "notice", "info", "debug"), or -1 when there is none.
  */
 int	config_log_level_parse(const char *name);
+
+/* How a changed option takes effect on a reload. */
+enum config_reload {
+	CONFIG_RELOAD_LIVE,	/* at once, for every connection */
+	CONFIG_RELOAD_NEW,	/* for connections opened from now on */
+	CONFIG_RELOAD_RESTART	/* not until wshubd is restarted */
+};
+
+/*
+ * Call |fn| with the name of every top-level option whose value differs
+ * between |a| and |b|, and how a reload applies it. The listeners and
+ * routes sections are left to the caller; a changed channels section is
+ * reported as "channels".
+ */
+void	config_diff(const struct config *a, const struct config *b,
+	    void (*fn)(void *, const char *, enum config_reload), void *arg);
+
+/*
+ * Resolve the user |name| (a name or a uid) to its uid and primary group;
+ * either pointer may be NULL. Returns 0, or -1 when there is no such user.
+ * Uses the system's user database, so it may block: setup and reload only.
+ */
+int	config_user_id(const char *name, uid_t *uid, gid_t *gid);
+
+/* The same for the group |name| (a name or a gid). */
+int	config_group_id(const char *name, gid_t *gid);
 
 /* The name of syslog priority |level|, or NULL when it has none. */
 const char *config_log_level_name(int level);

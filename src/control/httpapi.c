@@ -11,10 +11,13 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include "control/auth.h"
 #include "control/config.h"
 #include "control/httpapi.h"
+#include "control/metrics.h"
 #include "hub/channel.h"
 #include "hub/hub.h"
+#include "hub/ident.h"
 #include "hub/server.h"
 #include "proto/frame.h"
 #include "proto/http1.h"
@@ -56,6 +59,7 @@ struct httpapi_endpoint {
 };
 
 static void	httpapi_healthz(struct httpapi_call *);
+static void	httpapi_metrics(struct httpapi_call *);
 static void	httpapi_publish(struct httpapi_call *);
 static void	httpapi_channel(struct httpapi_call *);
 static void	httpapi_channels(struct httpapi_call *);
@@ -63,6 +67,7 @@ static void	httpapi_connections(struct httpapi_call *);
 static void	httpapi_send(struct httpapi_call *);
 static void	httpapi_disconnect(struct httpapi_call *);
 static void	httpapi_broadcast(struct httpapi_call *);
+static void	httpapi_send_user(struct httpapi_call *);
 
 /*
  * Every endpoint of the API. The docs (docs/HTTP-API.md, wshubd(8)) and
@@ -71,6 +76,8 @@ static void	httpapi_broadcast(struct httpapi_call *);
 static const struct httpapi_endpoint httpapi_endpoints[] = {
 	{ "GET", "/healthz", HTTPAPI_OPEN, httpapi_healthz,
 	  "Liveness: 200 with the text \"ok\"; needs no API key." },
+	{ "GET", "/metrics", HTTPAPI_OPEN, httpapi_metrics,
+	  "Prometheus metrics (text format 0.0.4); needs no API key." },
 	{ "POST", "/pub/{channel}", HTTPAPI_BODY, httpapi_publish,
 	  "Publish the body as one message on a channel; answers its "
 	  "sequence number and how many subscribers it was queued for." },
@@ -89,6 +96,9 @@ static const struct httpapi_endpoint httpapi_endpoints[] = {
 	  "1000) and ?reason=." },
 	{ "DELETE", "/api/v1/connections/{id}", 0, httpapi_disconnect,
 	  "The same as POST /api/v1/connections/{id}/disconnect." },
+	{ "POST", "/api/v1/users/{user}/send", HTTPAPI_BODY,
+	  httpapi_send_user, "The body as one message to every connection of "
+	  "an authenticated user." },
 	{ "POST", "/api/v1/broadcast", HTTPAPI_BODY, httpapi_broadcast,
 	  "sendAll: the body as one message to every connection of the "
 	  "route ?route= (its path as configured, such as /broadcast)." },
@@ -519,27 +529,69 @@ httpapi_healthz(struct httpapi_call *call)
 }
 
 static void
+httpapi_metrics(struct httpapi_call *call)
+{
+	char *text;
+	size_t len;
+
+	if ((text = metrics_render(call->srv, &len)) == NULL) {
+		httpapi_error(call->conn, 500, NULL, "out of memory");
+		return;
+	}
+	h1_respond(call->conn, 200, METRICS_CONTENT_TYPE, NULL, text, len);
+	free(text);
+}
+
+/* Answer a publish with what it did. */
+static void
+httpapi_publish_answer(struct conn *c, int status, const char *reason,
+    const struct hub_publish_result *res)
+{
+	char epoch[HUB_EPOCH_HEXLEN + 1];
+
+	if (status != 0) {
+		httpapi_error(c, status, NULL, "%s", reason);
+		return;
+	}
+	httpapi_epoch(res->epoch, epoch, sizeof(epoch));
+	httpapi_json(c, 200, NULL, json_pack("{s:s%, s:I, s:s, s:I}",
+	    "channel", res->channel, res->channel_len, "seq",
+	    (json_int_t)res->seq, "epoch", epoch, "delivered",
+	    (json_int_t)res->delivered));
+}
+
+/* Redis numbered the message (or failed to): answer the deferred request. */
+static void
+httpapi_publish_done(struct server *srv, const struct hub_publish_cb *cb,
+    int status, const char *reason, const struct hub_publish_result *res)
+{
+	struct conn *c = idmap_get(&srv->conns, cb->cookie);
+
+	if (c != NULL && c->state == CONN_HTTP)
+		httpapi_publish_answer(c, status, reason, res);
+}
+
+static void
 httpapi_publish(struct httpapi_call *call)
 {
 	struct hub_publish_result res;
+	struct hub_publish_cb cb = { httpapi_publish_done, call->conn->id,
+	    NULL };
 	const char *reason = "publish failed";
-	char epoch[HUB_EPOCH_HEXLEN + 1];
 	unsigned opcode;
 	int status;
 
 	if (httpapi_opcode(call, &opcode) == -1)
 		return;
 	memset(&res, 0, sizeof(res));
-	status = hub_publish(call->srv, call->arg, call->arg_len, opcode,
-	    call->body, call->body_len, &res, &reason);
-	if (status != 0) {
-		httpapi_error(call->conn, status, NULL, "%s", reason);
+	status = hub_publish_async(call->srv, call->arg, call->arg_len, opcode,
+	    call->body, call->body_len, &cb, &res, &reason);
+	/* With Redis the answer waits for the sequence number it gives. */
+	if (status == HUB_PUBLISH_LATER) {
+		h1_defer(call->conn);
 		return;
 	}
-	httpapi_epoch(res.epoch, epoch, sizeof(epoch));
-	httpapi_json(call->conn, 200, NULL, json_pack("{s:s%, s:I, s:s, s:I}",
-	    "channel", call->arg, call->arg_len, "seq", (json_int_t)res.seq,
-	    "epoch", epoch, "delivered", (json_int_t)res.delivered));
+	httpapi_publish_answer(call->conn, status, reason, &res);
 }
 
 static json_t *
@@ -616,6 +668,11 @@ httpapi_connections(struct httpapi_call *call)
 		one = json_pack("{s:s, s:s, s:s}", "id", id,
 		    "route", c->route->cfg->path,
 		    "peer", conn_peer(c, peer, sizeof(peer)));
+		/* Authenticated connections show their user. */
+		if (one != NULL && ident_conn_user(c) != NULL &&
+		    ident_conn_user(c)[0] != '\0')
+			json_object_set_new(one, "user",
+			    json_string(ident_conn_user(c)));
 		if (one != NULL)
 			json_array_append_new(list, one);
 	}
@@ -703,19 +760,61 @@ httpapi_disconnect(struct httpapi_call *call)
 	    "code", (int)code));
 }
 
+/* What httpapi_send_user() hands each connection of the user. */
+struct httpapi_user_send {
+	struct msg	*m;
+	size_t		 delivered;
+};
+
+static void
+httpapi_send_user_one(struct conn *c, void *arg)
+{
+	struct httpapi_user_send *us = arg;
+
+	if (conn_send(c, us->m) == 0)
+		us->delivered++;
+}
+
+static void
+httpapi_send_user(struct httpapi_call *call)
+{
+	struct httpapi_user_send us = { NULL, 0 };
+	unsigned opcode;
+	size_t n;
+
+	if (httpapi_opcode(call, &opcode) == -1)
+		return;
+	if ((us.m = msg_frame(opcode, call->body, call->body_len)) == NULL) {
+		httpapi_error(call->conn, 500, NULL, "out of memory");
+		return;
+	}
+	/* One frame, shared by every connection of the user. */
+	n = auth_user_foreach(call->srv, call->arg, httpapi_send_user_one, &us);
+	msg_unref(us.m);
+	call->srv->stats.msgs_out += us.delivered;
+	if (n == 0) {
+		httpapi_error(call->conn, 404, NULL, "no open connection of "
+		    "user %s", call->arg);
+		return;
+	}
+	httpapi_json(call->conn, 200, NULL, json_pack("{s:s, s:I, s:I}",
+	    "user", call->arg, "connections", (json_int_t)n,
+	    "delivered", (json_int_t)us.delivered));
+}
+
 /* The route configured as |path|; a prefix route may omit its star. */
 static struct route *
 httpapi_route(struct server *srv, const char *path, size_t len)
 {
 	for (size_t i = 0; i < srv->nroutes; i++) {
-		const struct config_route *rc = srv->routes[i].cfg;
+		const struct config_route *rc = srv->routes[i]->cfg;
 		size_t plen = strlen(rc->path);
 
 		if (len == plen && memcmp(path, rc->path, len) == 0)
-			return &srv->routes[i];
+			return srv->routes[i];
 		if (rc->prefix && len == plen + 1 &&
 		    memcmp(path, rc->path, plen) == 0 && path[plen] == '*')
-			return &srv->routes[i];
+			return srv->routes[i];
 	}
 	return NULL;
 }
@@ -752,8 +851,47 @@ httpapi_broadcast(struct httpapi_call *call)
 	    r->cfg->path, "delivered", (json_int_t)n));
 }
 
+/*
+ * Decide whether the API may be used: the API key, when set, opens every
+ * endpoint, as for a server; otherwise the authenticator decides, and its
+ * publish patterns apply to the publish endpoints. With neither the API is
+ * open.
+ */
+static enum httpapi_verdict
+httpapi_auth(struct conn *c, const struct http_request *req)
+{
+	const struct config *cfg = c->srv->cfg;
+	struct auth_denial deny;
+	int has_key = cfg->api_key != NULL && cfg->api_key[0] != '\0';
+
+	auth_conn_reset(c);
+	if (has_key && httpapi_authorized(cfg, req))
+		return HTTPAPI_READ_BODY;
+	if (!auth_enabled(c->srv)) {
+		if (!has_key)
+			return HTTPAPI_READ_BODY;
+		httpapi_error(c, 401,
+		    "WWW-Authenticate: Bearer realm=\"wshub\"\r\n",
+		    "missing or wrong API key (Authorization: Bearer KEY or "
+		    "X-Api-Key: KEY)");
+		return HTTPAPI_ANSWERED;
+	}
+	switch (auth_decide(c, AUTH_KIND_API, NULL, req, &deny)) {
+	case AUTH_ALLOW:
+		return HTTPAPI_READ_BODY;
+	case AUTH_PENDING:
+		return HTTPAPI_WAIT;
+	case AUTH_DENY:
+		break;
+	}
+	httpapi_error(c, deny.status, deny.status == 401 ?
+	    "WWW-Authenticate: Bearer realm=\"wshub\"\r\n" : NULL, "%s",
+	    deny.reason);
+	return HTTPAPI_ANSWERED;
+}
+
 enum httpapi_verdict
-httpapi_check(struct conn *c, const struct http_request *req)
+httpapi_check(struct conn *c, const struct http_request *req, int authed)
 {
 	const struct httpapi_endpoint *ep;
 	struct httpapi_call call;
@@ -780,13 +918,11 @@ httpapi_check(struct conn *c, const struct http_request *req)
 		}
 		return HTTPAPI_PASS;
 	}
-	if ((ep->flags & HTTPAPI_OPEN) == 0 &&
-	    !httpapi_authorized(c->srv->cfg, req)) {
-		httpapi_error(c, 401,
-		    "WWW-Authenticate: Bearer realm=\"wshub\"\r\n",
-		    "missing or wrong API key (Authorization: Bearer KEY or "
-		    "X-Api-Key: KEY)");
-		return HTTPAPI_ANSWERED;
+	if ((ep->flags & HTTPAPI_OPEN) == 0 && !authed) {
+		enum httpapi_verdict v = httpapi_auth(c, req);
+
+		if (v != HTTPAPI_READ_BODY)
+			return v;
 	}
 	if (arg.p != NULL) {
 		if (httpapi_unescape(arg.p, arg.len, 0, call.arg,
@@ -798,6 +934,14 @@ httpapi_check(struct conn *c, const struct http_request *req)
 		}
 		if (httpapi_check_arg(c, ep, &call) == -1)
 			return HTTPAPI_ANSWERED;
+		/* Refused before the body is sent, like a wrong key. */
+		if (ep->handler == httpapi_publish && !ident_may_publish(
+		    c->ident, call.arg, call.arg_len)) {
+			c->srv->stats.authz_denied++;
+			httpapi_error(c, 403, NULL, "not allowed to publish on "
+			    "%s", call.arg);
+			return HTTPAPI_ANSWERED;
+		}
 	}
 	if ((ep->flags & HTTPAPI_BODY) && req->content_length == -1 &&
 	    !req->chunked) {

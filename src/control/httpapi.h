@@ -13,7 +13,9 @@ struct http_request;
 enum httpapi_verdict {
 	HTTPAPI_PASS,		/* not the API's path: the caller answers */
 	HTTPAPI_ANSWERED,	/* refused (400, 401, 404, 405, 411) */
-	HTTPAPI_READ_BODY	/* accepted: read the body, then serve it */
+	HTTPAPI_READ_BODY,	/* accepted: read the body, then serve it */
+	HTTPAPI_WAIT		/* the authenticator decides later
+				   (h1_auth_done()) */
 };
 
 /*
@@ -21,10 +23,11 @@ enum httpapi_verdict {
  * from the head alone: the endpoint and method, the API key, the path
  * parameter and whether a body length was given. A refusal is answered
  * through h1_respond() before the body is read, so a client that sent
- * Expect: 100-continue never has to send it.
+ * Expect: 100-continue never has to send it. Callers pass |authed| 0; the
+ * authenticator's late "allow" comes back with 1, skipping credentials.
  */
 enum httpapi_verdict httpapi_check(struct conn *c,
-	    const struct http_request *req);
+	    const struct http_request *req, int authed);
 
 /*
  * Serve |req|, which httpapi_check() accepted, with its |len| byte |body|

@@ -19,6 +19,8 @@ channel_index_init(struct channel_index *ix)
 	idmap_init(&ix->map);
 	TAILQ_INIT(&ix->all);
 	ix->count = 0;
+	ix->hook = NULL;
+	ix->hook_arg = NULL;
 }
 
 void
@@ -104,7 +106,7 @@ channel_get(struct channel_index *ix, const char *name, size_t len,
 	ch->hash = h;
 	ch->name_len = len;
 	memcpy(ch->name, name, len);
-	for (int i = 0; i < SUB_NMODES; i++)
+	for (int i = 0; i < SUB_NLISTS; i++)
 		TAILQ_INIT(&ch->subs[i]);
 	history_init(&ch->hist);
 	ch->epoch = channel_new_epoch(ch);
@@ -182,7 +184,21 @@ channel_subscribe_mode(struct channel *ch, struct conn *c, enum sub_mode mode,
 	ch->nsubs++;
 	s->conn_next = *conn_subs;
 	*conn_subs = s;
+	if (ch->nsubs == 1 && ch->index->hook != NULL)
+		ch->index->hook(ch->index->hook_arg, ch, 1);
 	return 0;
+}
+
+void
+channel_sub_activate(struct subscription *s)
+{
+	struct channel *ch = s->chan;
+
+	if (!channel_sub_pending(s))
+		return;
+	TAILQ_REMOVE(&ch->subs[s->mode], s, chan_link);
+	s->mode -= SUB_PENDING;
+	TAILQ_INSERT_TAIL(&ch->subs[s->mode], s, chan_link);
 }
 
 /* Unlink |s| from its channel and free both if the channel is left unused. */
@@ -194,6 +210,8 @@ channel_sub_free(struct subscription *s)
 	TAILQ_REMOVE(&ch->subs[s->mode], s, chan_link);
 	ch->nsubs--;
 	free(s);
+	if (ch->nsubs == 0 && ch->index->hook != NULL)
+		ch->index->hook(ch->index->hook_arg, ch, 0);
 	/* A channel lives while it has subscribers or history. */
 	channel_release(ch);
 }
@@ -256,7 +274,14 @@ long
 channel_publish(struct channel *ch, unsigned opcode, const void *data,
     size_t len, uint64_t now, uint64_t *seq)
 {
-	uint64_t next = ch->seq + 1;
+	*seq = ch->seq + 1;
+	return channel_publish_at(ch, *seq, opcode, data, len, now);
+}
+
+long
+channel_publish_at(struct channel *ch, uint64_t next, unsigned opcode,
+    const void *data, size_t len, uint64_t now)
+{
 	struct subscription *s;
 	struct msg *m, *jm = NULL;
 	uint8_t *p;
@@ -288,7 +313,6 @@ channel_publish(struct channel *ch, unsigned opcode, const void *data,
 		msg_unref(jm);
 	}
 	msg_unref(m);
-	*seq = next;
 	return n;
 }
 

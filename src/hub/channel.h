@@ -9,6 +9,7 @@
 #include "hub/history.h"
 #include "util/idmap.h"
 
+struct cluster_chan;
 struct conn;
 struct msg;
 struct server;
@@ -22,6 +23,14 @@ enum sub_mode {
 	SUB_JSON,		/* a wshub.v1 "message" envelope */
 	SUB_NMODES
 };
+
+/*
+ * A subscription waiting for its channel to be in step with the engine
+ * (cluster.c) sits in a list of its own, SUB_PENDING + mode, which a
+ * publish does not walk; channel_sub_activate() moves it to its mode's.
+ */
+#define SUB_PENDING	SUB_NMODES
+#define SUB_NLISTS	(2 * SUB_NMODES)
 
 struct subscription {
 	struct conn		*conn;
@@ -44,8 +53,9 @@ struct channel {
 	uint64_t		 hash;
 	struct channel		*hash_next;	/* names whose hashes collide */
 	TAILQ_ENTRY(channel)	 link;		/* the index's list of all */
-	struct subscription_list subs[SUB_NMODES];
-	size_t			 nsubs;
+	struct subscription_list subs[SUB_NLISTS];
+	size_t			 nsubs;		/* pending ones included */
+	struct cluster_chan	*cl;		/* the Redis engine's state */
 	uint64_t		 seq;		/* last sequence number published */
 	uint64_t		 epoch;		/* random, chosen at creation */
 	struct history		 hist;
@@ -58,6 +68,13 @@ struct channel_index {
 	struct idmap		 map;		/* name hash -> channel chain */
 	struct channel_list	 all;
 	size_t			 count;
+	/*
+	 * Told when a channel gets its first subscriber (|up| = 1) and
+	 * loses its last (0): the Redis engine subscribes to what local
+	 * clients want. NULL on a single node.
+	 */
+	void			(*hook)(void *, struct channel *, int up);
+	void			*hook_arg;
 };
 
 void	channel_index_init(struct channel_index *ix);
@@ -121,6 +138,23 @@ struct subscription *channel_find_sub(struct subscription *subs,
  */
 long	channel_publish(struct channel *ch, unsigned opcode, const void *data,
 	    size_t len, uint64_t now, uint64_t *seq);
+
+/*
+ * channel_publish() with sequence number |seq| given by someone else (the
+ * Redis engine, where numbers are global): the channel moves to |seq|.
+ */
+long	channel_publish_at(struct channel *ch, uint64_t seq, unsigned opcode,
+	    const void *data, size_t len, uint64_t now);
+
+/* Move pending subscription |s| to the list its mode's publishes walk. */
+void	channel_sub_activate(struct subscription *s);
+
+/* Whether |s| waits in a pending list. */
+static inline int
+channel_sub_pending(const struct subscription *s)
+{
+	return s->mode >= SUB_PENDING;
+}
 
 /*
  * The wshub.v1 "message" envelope frame for held entry |e| of |ch|, built

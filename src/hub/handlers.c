@@ -4,7 +4,9 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "control/config.h"
 #include "hub/handlers.h"
+#include "hub/ident.h"
 #include "hub/server.h"
 #include "transport/conn.h"
 #include "util/log.h"
@@ -26,6 +28,13 @@ broadcast_message(struct conn *c, unsigned opcode, uint8_t *data, size_t len)
 {
 	struct msg *m;
 
+	/* An authenticated client needs a publish pattern for the route. */
+	if (!ident_may_publish(c->ident, c->route->cfg->path,
+	    strlen(c->route->cfg->path))) {
+		c->srv->stats.authz_denied++;
+		conn_close(c, WS_CLOSE_POLICY, "not allowed to publish here");
+		return;
+	}
 	if ((m = msg_frame(opcode, data, len)) == NULL) {
 		log_warn("conn %016" PRIx64 ": out of memory broadcasting %zu bytes",
 		    c->id, len);

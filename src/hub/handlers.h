@@ -7,6 +7,7 @@
 
 struct conn;
 struct route;
+struct subscription;
 struct http_request;
 
 /* Room for the extra response headers a handler may add to the 101. */
@@ -51,6 +52,25 @@ struct handler {
 	 */
 	void		(*dropped)(struct conn *c, const char *channel,
 			    uint64_t from, uint64_t to);
+	/*
+	 * With the Redis engine only; may be NULL. synced: the channel of
+	 * pending subscription |s| (see SUB_PENDING) is now in step, so the
+	 * handler can answer the subscribe and replay; it activates |s|
+	 * (channel_sub_activate()), else the engine does. gap: the channel
+	 * of active |s| skipped messages that cannot be replayed (Redis lost
+	 * them or was unreachable); |reason| says why.
+	 */
+	void		(*synced)(struct conn *c, struct subscription *s);
+	void		(*gap)(struct conn *c, struct subscription *s,
+			    const char *reason);
+	/*
+	 * For an authenticated connection (c->ident set), before the 101:
+	 * return 0 when its permissions cover what the handshake asks (the
+	 * URL's channels), or an HTTP status (403) and a static |*reason|.
+	 * May be NULL.
+	 */
+	int		(*authorize)(struct conn *c, struct route *r,
+			    const struct http_request *req, const char **reason);
 };
 
 /* The handler named |name|, or NULL. */

@@ -5,6 +5,7 @@
 
 #include "control/config.h"
 #include "hub/channel.h"
+#include "hub/engine.h"
 #include "hub/hub.h"
 #include "hub/server.h"
 #include "proto/frame.h"
@@ -59,11 +60,26 @@ hub_channel(struct server *srv, const char *name, size_t len, int create)
 }
 
 int
+hub_channel_ready(const struct server *srv, const struct channel *ch)
+{
+	return srv->cluster == NULL || cluster_chan_ready(ch);
+}
+
+int
 hub_channel_publish(struct server *srv, struct channel *ch, unsigned opcode,
     const void *data, size_t dlen, struct hub_publish_result *res)
 {
+	const char *reason;
 	uint64_t seq;
 	long n;
+
+	if (srv->cluster != NULL) {
+		/* Numbered by Redis and fanned out when it comes back. */
+		if (res != NULL)
+			memset(res, 0, sizeof(*res));
+		return cluster_publish(srv->cluster, ch->name, ch->name_len,
+		    opcode, data, dlen, &ch->lim, NULL, &reason) == 0 ? 0 : -1;
+	}
 
 	if ((n = channel_publish(ch, opcode, data, dlen, hub_now(srv),
 	    &seq)) < 0)
@@ -83,7 +99,30 @@ hub_publish(struct server *srv, const char *name, size_t len,
     struct hub_publish_result *res, const char **reason)
 {
 	struct hub_publish_result r;
+	int rv;
+
+	/* Without a callback the Redis engine's answer is not waited for. */
+	rv = hub_publish_async(srv, name, len, opcode, data, dlen, NULL, &r,
+	    reason);
+	if (rv == HUB_PUBLISH_LATER) {
+		memset(&r, 0, sizeof(r));
+		rv = 0;
+	}
+	if (rv == 0 && res != NULL)
+		*res = r;
+	return rv;
+}
+
+int
+hub_publish_async(struct server *srv, const char *name, size_t len,
+    unsigned opcode, const void *data, size_t dlen,
+    const struct hub_publish_cb *cb, struct hub_publish_result *res,
+    const char **reason)
+{
+	struct history_limits lim;
+	struct hub_publish_result r;
 	struct channel *ch;
+	char buf[CHANNEL_NAME_MAX + 1];
 	int rv;
 
 	if (!channel_name_valid(name, len)) {
@@ -104,6 +143,14 @@ hub_publish(struct server *srv, const char *name, size_t len,
 		*reason = "text message is not valid UTF-8";
 		return 400;
 	}
+	if (srv->cluster != NULL) {
+		memcpy(buf, name, len);
+		buf[len] = '\0';
+		hub_limits(srv->cfg, buf, &lim);
+		rv = cluster_publish(srv->cluster, name, len, opcode, data,
+		    dlen, &lim, cb, reason);
+		return rv == 0 ? HUB_PUBLISH_LATER : rv;
+	}
 	if ((ch = hub_channel(srv, name, len, 1)) == NULL) {
 		*reason = "out of memory";
 		return 500;
@@ -115,6 +162,8 @@ hub_publish(struct server *srv, const char *name, size_t len,
 		*reason = "out of memory";
 		return 500;
 	}
+	r.channel = name;
+	r.channel_len = len;
 	if (res != NULL)
 		*res = r;
 	return 0;
@@ -173,4 +222,14 @@ hub_tick(struct server *srv)
 		history_expire(&ch->hist, now, &ch->lim);
 		channel_release(ch);
 	}
+}
+
+void
+hub_reconfigure(struct server *srv)
+{
+	struct channel *ch;
+
+	/* Trimming to smaller limits is left to the next publish or tick. */
+	TAILQ_FOREACH(ch, &srv->channels.all, link)
+		hub_limits(srv->cfg, ch->name, &ch->lim);
 }

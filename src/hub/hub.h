@@ -12,8 +12,29 @@ struct server;
 struct hub_publish_result {
 	uint64_t	 seq;		/* sequence number given to the message */
 	uint64_t	 epoch;		/* the channel's epoch */
-	size_t		 delivered;	/* subscribers it was queued for */
+	size_t		 delivered;	/* subscribers it was queued for; with
+					   Redis, the nodes it was sent to */
+	const char	*channel;	/* its name (not NUL-terminated) */
+	size_t		 channel_len;
 };
+
+/*
+ * Where the result of a publish goes when it comes later (the Redis
+ * engine answers asynchronously): |fn| is called once with |status| 0 and
+ * |res|, or an HTTP status and a static |reason|. |cookie| and |arg| are
+ * the caller's, such as a connection id (the connection may be gone by
+ * then, so it is looked up again) and something to free.
+ */
+struct hub_publish_cb {
+	void		(*fn)(struct server *, const struct hub_publish_cb *,
+			    int status, const char *reason,
+			    const struct hub_publish_result *res);
+	uint64_t	 cookie;
+	void		*arg;
+};
+
+/* hub_publish_async() returns this when |cb| will get the result. */
+#define HUB_PUBLISH_LATER	1
 
 /* A snapshot of one channel, valid until the loop runs again. */
 struct hub_channel_info {
@@ -37,6 +58,24 @@ struct hub_channel_info {
 int	hub_publish(struct server *srv, const char *name, size_t len,
 	    unsigned opcode, const void *data, size_t dlen,
 	    struct hub_publish_result *res, const char **reason);
+
+/*
+ * hub_publish() for callers that can wait: on a single node it returns 0
+ * with |res| filled at once; with the Redis engine it returns
+ * HUB_PUBLISH_LATER and |cb| gets the result. An error status is returned
+ * at once either way (503: Redis is unreachable).
+ */
+int	hub_publish_async(struct server *srv, const char *name, size_t len,
+	    unsigned opcode, const void *data, size_t dlen,
+	    const struct hub_publish_cb *cb, struct hub_publish_result *res,
+	    const char **reason);
+
+/*
+ * Whether a new subscriber to |ch| can be served its position and
+ * recovery now: always on a single node; with Redis once the channel is
+ * in step (see cluster_chan_ready()).
+ */
+int	hub_channel_ready(const struct server *srv, const struct channel *ch);
 
 /* Fill |info| for channel |name|. Returns 0, or -1 when it does not exist. */
 int	hub_channel_info(struct server *srv, const char *name, size_t len,
@@ -69,8 +108,10 @@ struct channel *hub_channel(struct server *srv, const char *name, size_t len,
 
 /*
  * Publish on existing channel |ch| (no validation) and count the
- * deliveries. Returns 0, or -1 when out of memory. The caller frees an
- * unused channel afterwards (channel_release()).
+ * deliveries. Returns 0, or -1 when out of memory or, with Redis, when it
+ * is unreachable. The caller frees an unused channel afterwards
+ * (channel_release()). With Redis the message is only sent there and
+ * |res|, when not NULL, has no sequence number yet (0).
  */
 int	hub_channel_publish(struct server *srv, struct channel *ch,
 	    unsigned opcode, const void *data, size_t dlen,
@@ -78,5 +119,11 @@ int	hub_channel_publish(struct server *srv, struct channel *ch,
 
 /* Epochs as text: 16 lowercase hex digits. */
 #define HUB_EPOCH_HEXLEN	16
+
+/*
+ * The config changed (a reload): give every channel the history limits the
+ * new srv->cfg sets for its name.
+ */
+void	hub_reconfigure(struct server *srv);
 
 #endif

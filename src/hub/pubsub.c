@@ -8,10 +8,12 @@
 
 #include <jansson.h>
 
+#include "control/auth.h"
 #include "control/config.h"
 #include "hub/channel.h"
 #include "hub/handlers.h"
 #include "hub/hub.h"
+#include "hub/ident.h"
 #include "hub/server.h"
 #include "proto/envelope.h"
 #include "proto/frame.h"
@@ -33,10 +35,26 @@
 #define PUBSUB_BAD_NAME		"invalid channel name (1-128 characters of " \
 				"A-Z a-z 0-9 _ . : @ = + -)"
 
+/*
+ * A subscription waiting for its channel to be in step with Redis: what
+ * to answer once it is (the command's id, or a URL channel's
+ * "subscribed") and the position to recover from.
+ */
+struct pubsub_wait {
+	struct pubsub_wait	*next;
+	struct channel		*chan;
+	json_t			*id;		/* a command's, or NULL */
+	int			 cmd;		/* "ack", else "subscribed" */
+	int			 has_since;
+	uint64_t		 epoch;
+	uint64_t		 seq;
+};
+
 struct pubsub_conn {
 	struct subscription	*subs;
 	size_t			 nsubs;
 	int			 json;		/* wshub.v1 was negotiated */
+	struct pubsub_wait	*waits;		/* with Redis only */
 };
 
 /* The channels of a URL, each with the position to recover from, if any. */
@@ -232,6 +250,28 @@ pubsub_check(struct route *r, const struct http_request *req,
 	return pubsub_url_parse(r, req, &url, reason);
 }
 
+/* An authenticated client may only name channels it may subscribe to. */
+static int
+pubsub_authorize(struct conn *c, struct route *r,
+    const struct http_request *req, const char **reason)
+{
+	struct pubsub_url url;
+	int status;
+
+	if ((status = pubsub_url_parse(r, req, &url, reason)) != 0)
+		return status;
+	for (size_t i = 0; i < url.n; i++)
+		if (!ident_may_subscribe(c->ident, url.ch[i].name,
+		    url.ch[i].len)) {
+			log_info("conn %016" PRIx64 ": may not subscribe to "
+			    "%.*s", c->id, (int)url.ch[i].len, url.ch[i].name);
+			*reason = "not allowed to subscribe to a channel of "
+			    "the URL";
+			return 403;
+		}
+	return 0;
+}
+
 /*
  * Tell raw clients where each URL channel stands, and how recovery went,
  * in the 101 response: they have no other way to learn it. The channels
@@ -247,7 +287,7 @@ pubsub_response_headers(struct conn *c, struct route *r,
 	const char *reason;
 	char hex[ENVELOPE_EPOCH_LEN + 1];
 	size_t o = 0;
-	int gap = 0, n;
+	int gap = 0, pending = 0, n;
 
 	if (pubsub_url_parse(r, req, &url, &reason) != 0 || url.n == 0)
 		return 0;
@@ -256,6 +296,15 @@ pubsub_response_headers(struct conn *c, struct route *r,
 
 		chans[i] = hub_channel(c->srv, url.ch[i].name, url.ch[i].len,
 		    1);
+		/*
+		 * With Redis a channel not yet in step has no position to
+		 * show: its line is left out and the outcome is "pending".
+		 */
+		if (chans[i] != NULL && !hub_channel_ready(c->srv, chans[i])) {
+			pending |= url.ch[i].has_since;
+			chans[i] = NULL;
+			continue;
+		}
 		rec[i] = CHANNEL_RECOVER_OK;
 		if (chans[i] != NULL && url.ch[i].has_since)
 			rec[i] = channel_recover_check(chans[i],
@@ -265,7 +314,7 @@ pubsub_response_headers(struct conn *c, struct route *r,
 	}
 	if (url.since) {
 		n = snprintf(buf, len, "Wshub-Recovery: %s\r\n",
-		    gap ? "gap" : "ok");
+		    gap ? "gap" : pending ? "pending" : "ok");
 		if (n < 0 || (size_t)n >= len)
 			return 0;
 		o = (size_t)n;
@@ -401,6 +450,108 @@ pubsub_recover(struct conn *c, struct pubsub_conn *pc, struct channel *ch,
 	return 1;
 }
 
+/*
+ * Subscribe |c| to |ch|: at once when the channel is in step (always on a
+ * single node), else pending until the Redis engine calls pubsub_synced(),
+ * remembering what to answer then. Returns what channel_subscribe_mode()
+ * returns, and sets |*later| when the answer waits.
+ */
+static int
+pubsub_join(struct conn *c, struct pubsub_conn *pc, struct channel *ch,
+    json_t *id, int cmd, int has_since, uint64_t epoch, uint64_t seq,
+    int *later)
+{
+	enum sub_mode mode = pc->json ? SUB_JSON : SUB_RAW;
+	struct pubsub_wait *w;
+	int rv;
+
+	*later = !hub_channel_ready(c->srv, ch);
+	if (!*later)
+		return channel_subscribe_mode(ch, c, mode, &pc->subs);
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return -1;
+	rv = channel_subscribe_mode(ch, c, (enum sub_mode)(mode + SUB_PENDING),
+	    &pc->subs);
+	if (rv != 0) {
+		free(w);
+		*later = 0;
+		return rv;
+	}
+	w->chan = ch;
+	w->id = id != NULL ? json_incref(id) : NULL;
+	w->cmd = cmd;
+	w->has_since = has_since;
+	w->epoch = epoch;
+	w->seq = seq;
+	w->next = pc->waits;
+	pc->waits = w;
+	return 0;
+}
+
+/* Take the wait for |ch| off |pc|'s list; NULL when there is none. */
+static struct pubsub_wait *
+pubsub_wait_take(struct pubsub_conn *pc, const struct channel *ch)
+{
+	struct pubsub_wait **pp, *w;
+
+	for (pp = &pc->waits; (w = *pp) != NULL; pp = &w->next)
+		if (w->chan == ch) {
+			*pp = w->next;
+			return w;
+		}
+	return NULL;
+}
+
+static void
+pubsub_wait_free(struct pubsub_wait *w)
+{
+	if (w != NULL) {
+		json_decref(w->id);
+		free(w);
+	}
+}
+
+/*
+ * The Redis engine has the channel of pending |s| in step: answer the
+ * subscribe as a single node would have at once, replay, go live.
+ */
+static void
+pubsub_synced(struct conn *c, struct subscription *s)
+{
+	struct pubsub_conn *pc = c->hdata;
+	struct pubsub_wait *w;
+
+	if (pc == NULL || (w = pubsub_wait_take(pc, s->chan)) == NULL) {
+		channel_sub_activate(s);
+		return;
+	}
+	if (pc->json)
+		pubsub_send_json(c, pubsub_position(w->cmd ? "ack" :
+		    "subscribed", w->id, s->chan), 0);
+	if (w->has_since)
+		pubsub_recover(c, pc, s->chan, w->epoch, w->seq);
+	channel_sub_activate(s);
+	pubsub_wait_free(w);
+}
+
+/* Messages of live |s| were lost in Redis: a JSON client hears "gap". */
+static void
+pubsub_gap(struct conn *c, struct subscription *s, const char *reason)
+{
+	struct pubsub_conn *pc = c->hdata;
+	json_t *o;
+
+	if (pc == NULL || !pc->json)
+		return;
+	o = pubsub_position("gap", NULL, s->chan);
+	if (o != NULL && json_object_set_new(o, "reason",
+	    json_string(reason)) == -1) {
+		json_decref(o);
+		o = NULL;
+	}
+	pubsub_send_json(c, o, 0);
+}
+
 static int
 pubsub_open(struct conn *c, const struct http_request *req)
 {
@@ -416,13 +567,13 @@ pubsub_open(struct conn *c, const struct http_request *req)
 		return -1;
 	for (size_t i = 0; i < url.n; i++) {
 		struct channel *ch;
-		int rv;
+		int rv, later;
 
 		ch = hub_channel(c->srv, url.ch[i].name, url.ch[i].len, 1);
 		if (ch == NULL)
 			return -1;
-		rv = channel_subscribe_mode(ch, c,
-		    pc->json ? SUB_JSON : SUB_RAW, &pc->subs);
+		rv = pubsub_join(c, pc, ch, NULL, 0, url.ch[i].has_since,
+		    url.ch[i].epoch, url.ch[i].seq, &later);
 		if (rv == -1) {
 			channel_release(ch);
 			return -1;
@@ -431,6 +582,8 @@ pubsub_open(struct conn *c, const struct http_request *req)
 		if (rv == 1)
 			continue;
 		pc->nsubs++;
+		if (later)
+			continue;
 		if (pc->json)
 			pubsub_send_json(c, pubsub_position("subscribed", NULL,
 			    ch), 0);
@@ -446,9 +599,16 @@ pubsub_cmd_subscribe(struct conn *c, struct pubsub_conn *pc,
     const struct envelope_cmd *cmd)
 {
 	struct channel *ch;
+	int later;
 
 	if (!channel_name_valid(cmd->channel, cmd->channel_len)) {
 		pubsub_send_error(c, cmd->id, "bad_channel", PUBSUB_BAD_NAME);
+		return;
+	}
+	if (!ident_may_subscribe(c->ident, cmd->channel, cmd->channel_len)) {
+		c->srv->stats.authz_denied++;
+		pubsub_send_error(c, cmd->id, "forbidden",
+		    "not allowed to subscribe to this channel");
 		return;
 	}
 	ch = hub_channel(c->srv, cmd->channel, cmd->channel_len, 0);
@@ -463,14 +623,17 @@ pubsub_cmd_subscribe(struct conn *c, struct pubsub_conn *pc,
 		return;
 	}
 	if ((ch = hub_channel(c->srv, cmd->channel, cmd->channel_len,
-	    1)) == NULL || channel_subscribe_mode(ch, c, SUB_JSON,
-	    &pc->subs) == -1) {
+	    1)) == NULL || pubsub_join(c, pc, ch, cmd->id, 1, cmd->has_since,
+	    cmd->since_epoch, cmd->since_seq, &later) == -1) {
 		if (ch != NULL)
 			channel_release(ch);
 		pubsub_send_error(c, cmd->id, "internal", "out of memory");
 		return;
 	}
 	pc->nsubs++;
+	/* With Redis, the ack comes once the channel is in step. */
+	if (later)
+		return;
 	pubsub_send_json(c, pubsub_position("ack", cmd->id, ch), 0);
 	if (cmd->has_since)
 		pubsub_recover(c, pc, ch, cmd->since_epoch, cmd->since_seq);
@@ -488,6 +651,8 @@ pubsub_cmd_unsubscribe(struct conn *c, struct pubsub_conn *pc,
 		return;
 	}
 	ch = hub_channel(c->srv, cmd->channel, cmd->channel_len, 0);
+	if (ch != NULL)
+		pubsub_wait_free(pubsub_wait_take(pc, ch));
 	/* The channel may be freed with this last subscription. */
 	if (ch == NULL || channel_unsubscribe(ch, &pc->subs) == -1) {
 		pubsub_send_error(c, cmd->id, "not_subscribed",
@@ -504,12 +669,47 @@ pubsub_cmd_unsubscribe(struct conn *c, struct pubsub_conn *pc,
 	pubsub_send_json(c, o, 0);
 }
 
+/* The ack of a publish: now, or when Redis has numbered the message. */
+static void
+pubsub_publish_ack(struct conn *c, json_t *id, int status, const char *reason,
+    const struct hub_publish_result *res)
+{
+	json_t *o;
+
+	if (status != 0) {
+		pubsub_send_error(c, id, status == 413 ? "too_big" :
+		    status == 400 ? "bad_request" : status == 503 ?
+		    "unavailable" : "internal", reason);
+		return;
+	}
+	o = envelope_reply("ack", id);
+	if (o != NULL && (json_object_set_new(o, "channel",
+	    json_stringn(res->channel, res->channel_len)) == -1 ||
+	    envelope_set_position(o, res->epoch, res->seq) == -1)) {
+		json_decref(o);
+		o = NULL;
+	}
+	pubsub_send_json(c, o, 0);
+}
+
+/* Redis answered a client's publish; the client may have gone since. */
+static void
+pubsub_publish_done(struct server *srv, const struct hub_publish_cb *cb,
+    int status, const char *reason, const struct hub_publish_result *res)
+{
+	struct conn *c = idmap_get(&srv->conns, cb->cookie);
+
+	if (c != NULL && c->state == CONN_WS && c->hdata != NULL)
+		pubsub_publish_ack(c, cb->arg, status, reason, res);
+	json_decref(cb->arg);
+}
+
 static void
 pubsub_cmd_publish(struct conn *c, const struct envelope_cmd *cmd)
 {
 	struct hub_publish_result res;
-	const char *reason, *code;
-	json_t *o;
+	struct hub_publish_cb cb;
+	const char *reason;
 	int status;
 
 	if (!c->route->cfg->allow_publish) {
@@ -521,22 +721,37 @@ pubsub_cmd_publish(struct conn *c, const struct envelope_cmd *cmd)
 		pubsub_send_error(c, cmd->id, "bad_channel", PUBSUB_BAD_NAME);
 		return;
 	}
-	status = hub_publish(c->srv, cmd->channel, cmd->channel_len,
-	    cmd->opcode, cmd->data, cmd->data_len, &res, &reason);
-	if (status != 0) {
-		code = status == 413 ? "too_big" : status == 400 ?
-		    "bad_request" : "internal";
-		pubsub_send_error(c, cmd->id, code, reason);
+	if (!ident_may_publish(c->ident, cmd->channel, cmd->channel_len)) {
+		c->srv->stats.authz_denied++;
+		pubsub_send_error(c, cmd->id, "forbidden",
+		    "not allowed to publish on this channel");
 		return;
 	}
-	o = envelope_reply("ack", cmd->id);
-	if (o != NULL && (json_object_set_new(o, "channel",
-	    json_stringn(cmd->channel, cmd->channel_len)) == -1 ||
-	    envelope_set_position(o, res.epoch, res.seq) == -1)) {
-		json_decref(o);
-		o = NULL;
+	cb.fn = pubsub_publish_done;
+	cb.cookie = c->id;
+	cb.arg = cmd->id != NULL ? json_incref(cmd->id) : NULL;
+	status = hub_publish_async(c->srv, cmd->channel, cmd->channel_len,
+	    cmd->opcode, cmd->data, cmd->data_len, &cb, &res, &reason);
+	/* With Redis the ack comes from pubsub_publish_done(). */
+	if (status == HUB_PUBLISH_LATER)
+		return;
+	json_decref(cb.arg);
+	pubsub_publish_ack(c, cmd->id, status, reason, &res);
+}
+
+/* The authenticator's answer to a refresh; |arg| is the command's id. */
+static void
+pubsub_refresh_done(struct conn *c, void *arg, int ok, const char *reason)
+{
+	json_t *id = arg;
+
+	if (c != NULL && c->state == CONN_WS) {
+		if (ok)
+			pubsub_send_json(c, envelope_reply("ack", id), 0);
+		else
+			pubsub_send_error(c, id, "unauthorized", reason);
 	}
-	pubsub_send_json(c, o, 0);
+	json_decref(id);
 }
 
 /*
@@ -571,6 +786,11 @@ pubsub_command(struct conn *c, struct pubsub_conn *pc, unsigned opcode,
 	case ENVELOPE_PUBLISH:
 		pubsub_cmd_publish(c, &cmd);
 		break;
+	case ENVELOPE_REFRESH:
+		/* The reply may come later; the id is kept until then. */
+		auth_refresh(c, cmd.token, cmd.token_len, pubsub_refresh_done,
+		    cmd.id != NULL ? json_incref(cmd.id) : NULL);
+		break;
 	case ENVELOPE_PING:
 		pubsub_send_json(c, envelope_reply("ack", cmd.id), 0);
 		break;
@@ -596,6 +816,14 @@ pubsub_message(struct conn *c, unsigned opcode, uint8_t *data, size_t len)
 	 * Raw mode: the message goes to every channel of the URL, each
 	 * giving it its own sequence number (and so its own frame).
 	 */
+	for (s = pc->subs; s != NULL; s = s->conn_next)
+		if (!ident_may_publish(c->ident, s->chan->name,
+		    s->chan->name_len)) {
+			c->srv->stats.authz_denied++;
+			conn_close(c, WS_CLOSE_POLICY,
+			    "not allowed to publish on this channel");
+			return;
+		}
 	for (s = pc->subs; s != NULL; s = s->conn_next)
 		if (hub_channel_publish(c->srv, s->chan, opcode, data, len,
 		    NULL) == -1) {
@@ -639,6 +867,8 @@ pubsub_close(struct conn *c)
 
 	if (pc == NULL)
 		return;
+	while (pc->waits != NULL)
+		pubsub_wait_free(pubsub_wait_take(pc, pc->waits->chan));
 	channel_unsubscribe_all(&pc->subs);
 	free(pc);
 	c->hdata = NULL;
@@ -647,9 +877,12 @@ pubsub_close(struct conn *c)
 const struct handler pubsub_handler = {
 	.name = "pubsub",
 	.check = pubsub_check,
+	.authorize = pubsub_authorize,
 	.response_headers = pubsub_response_headers,
 	.open = pubsub_open,
 	.message = pubsub_message,
 	.dropped = pubsub_dropped,
 	.close = pubsub_close,
+	.synced = pubsub_synced,
+	.gap = pubsub_gap,
 };

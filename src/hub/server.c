@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 #include <string.h>
@@ -15,14 +16,18 @@
 #include <openssl/rand.h>
 
 #include "control/config.h"
+#include "hub/engine.h"
 #include "hub/handlers.h"
 #include "hub/hub.h"
 #include "hub/server.h"
 #include "proto/frame.h"
+#include "proto/pmdeflate.h"
 #include "transport/conn.h"
 #include "transport/listener.h"
 #include "util/log.h"
 #include "util/msg.h"
+
+static void	route_free(struct route *);
 
 /* How long accepting stays paused after running out of descriptors. */
 #define SERVER_ACCEPT_RETRY_MS	100
@@ -108,16 +113,36 @@ server_want_flush(struct server *srv, struct conn *c)
 static void
 server_flush(struct server *srv)
 {
+	struct route *r, *rnext;
+	struct timeval tv;
 	struct conn *c;
 
+	if (srv->flush_head != NULL) {
+		/* One clock read per pass: the "write" end of the latencies. */
+		gettimeofday(&tv, NULL);
+		srv->flush_us = (uint32_t)((uint64_t)tv.tv_sec * 1000000 +
+		    (uint64_t)tv.tv_usec);
+		srv->in_flush = 1;
+	}
 	while ((c = srv->flush_head) != NULL) {
 		srv->flush_head = c->flush_next;
 		c->flags &= ~CONN_F_FLUSH;
 		conn_flush(c);
 	}
+	srv->in_flush = 0;
 	while ((c = TAILQ_FIRST(&srv->dead)) != NULL) {
 		TAILQ_REMOVE(&srv->dead, c, route_link);
 		conn_free(c);
+	}
+	/* A retired route goes with its last connection, never mid-callback. */
+	for (r = TAILQ_FIRST(&srv->retired); r != NULL; r = rnext) {
+		rnext = TAILQ_NEXT(r, retired_link);
+		if (r->nconns > 0)
+			continue;
+		TAILQ_REMOVE(&srv->retired, r, retired_link);
+		log_info("route %s%s retired: its last connection closed",
+		    r->cfg->path, r->cfg->prefix ? "*" : "");
+		route_free(r);
 	}
 	if (srv->stopping && srv->nconns == 0)
 		srv->done = 1;
@@ -175,7 +200,7 @@ server_route_match(struct server *srv, const char *path, size_t len)
 	size_t bestlen = 0;
 
 	for (size_t i = 0; i < srv->nroutes; i++) {
-		struct route *r = &srv->routes[i];
+		struct route *r = srv->routes[i];
 		size_t plen = strlen(r->cfg->path);
 
 		if (!r->cfg->prefix) {
@@ -243,6 +268,8 @@ server_stop(struct server *srv, double grace)
 	srv->stopping = 1;
 	log_notice("shutting down: %zu connection(s), grace %.1fs",
 	    srv->nconns, grace);
+	if (srv->on_stopping != NULL)
+		srv->on_stopping(srv);
 	for (size_t i = 0; i < srv->nlisteners; i++)
 		listener_disable(srv->listeners[i]);
 	/* Collect first: closing may change the id map under the loop. */
@@ -292,6 +319,120 @@ server_run(struct server *srv)
 	return 0;
 }
 
+struct config *
+server_config_hold(struct config *cfg)
+{
+	cfg->refs++;
+	return cfg;
+}
+
+void
+server_config_release(struct config *cfg)
+{
+	if (cfg != NULL && --cfg->refs == 0)
+		config_free(cfg);
+}
+
+struct route *
+route_new(struct server *srv, struct config *cfg, size_t i, char **cause)
+{
+	struct route *r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL) {
+		*cause = strdup("out of memory");
+		return NULL;
+	}
+	r->srv = srv;
+	r->cfg = &cfg->routes[i];
+	TAILQ_INIT(&r->conns);
+	if ((r->handler = handler_find(r->cfg->handler)) == NULL) {
+		if (asprintf(cause, "route %s: unknown handler '%s'",
+		    r->cfg->path, r->cfg->handler) == -1)
+			*cause = NULL;
+		free(r);
+		return NULL;
+	}
+	if (r->handler->route_init != NULL &&
+	    r->handler->route_init(r, cause) == -1) {
+		free(r);
+		return NULL;
+	}
+	r->owner = server_config_hold(cfg);
+	return r;
+}
+
+void
+route_repoint(struct route *r, struct config *cfg,
+    const struct config_route *rc)
+{
+	/* Hold the new config before letting go of the old: it may be the same. */
+	server_config_hold(cfg);
+	server_config_release(r->owner);
+	r->owner = cfg;
+	r->cfg = rc;
+}
+
+static void
+route_free(struct route *r)
+{
+	if (r == NULL)
+		return;
+	if (r->handler->route_free != NULL)
+		r->handler->route_free(r);
+	server_config_release(r->owner);
+	free(r);
+}
+
+void
+route_retire(struct route *r)
+{
+	if (r->nconns == 0) {
+		route_free(r);
+		return;
+	}
+	r->retired = 1;
+	TAILQ_INSERT_TAIL(&r->srv->retired, r, retired_link);
+}
+
+uint32_t
+server_now_us(struct server *srv)
+{
+	struct timeval tv;
+
+	if (srv->in_flush)
+		return srv->flush_us;
+	event_base_gettimeofday_cached(srv->base, &tv);
+	return (uint32_t)((uint64_t)tv.tv_sec * 1000000 + (uint64_t)tv.tv_usec);
+}
+
+const uint32_t server_lat_bounds_us[SERVER_LAT_BUCKETS] = {
+	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,
+	250000, 1000000, 5000000, UINT32_MAX
+};
+
+void
+server_latency_sample(struct server *srv, uint32_t us)
+{
+	size_t i = 0;
+
+	while (i < SERVER_LAT_BUCKETS - 1 && us > server_lat_bounds_us[i])
+		i++;
+	srv->stats.lat_buckets[i]++;
+	srv->stats.lat_count++;
+	srv->stats.lat_sum_us += us;
+}
+
+void
+server_handshake_failed(struct server *srv, int status)
+{
+	srv->stats.handshakes_failed++;
+	if (status >= SERVER_HS_STATUS_MIN && status <= SERVER_HS_STATUS_MAX)
+		srv->stats.handshake_status[status - SERVER_HS_STATUS_MIN]++;
+	else
+		srv->stats.handshake_status[SERVER_HS_STATUS_MAX -
+		    SERVER_HS_STATUS_MIN + 1]++;
+}
+
 static int
 server_routes_init(struct server *srv, char **cause)
 {
@@ -300,29 +441,18 @@ server_routes_init(struct server *srv, char **cause)
 	if ((srv->routes = calloc(cfg->nroutes, sizeof(*srv->routes))) == NULL)
 		return -1;
 	for (size_t i = 0; i < cfg->nroutes; i++) {
-		struct route *r = &srv->routes[i];
+		struct route *r = route_new(srv, cfg, i, cause);
 
-		r->srv = srv;
-		r->cfg = &cfg->routes[i];
-		TAILQ_INIT(&r->conns);
-		if ((r->handler = handler_find(r->cfg->handler)) == NULL) {
-			if (asprintf(cause, "route %s: unknown handler '%s'",
-			    r->cfg->path, r->cfg->handler) == -1)
-				*cause = NULL;
+		if (r == NULL)
 			return -1;
-		}
-		srv->nroutes++;
-		if (r->handler->route_init != NULL &&
-		    r->handler->route_init(r, cause) == -1) {
-			srv->nroutes--;
-			return -1;
-		}
+		srv->routes[srv->nroutes++] = r;
 	}
 	return 0;
 }
 
 struct server *
-server_new(struct event_base *base, struct config *cfg, char **cause)
+server_new(struct event_base *base, struct config *cfg,
+    struct listener_passed_set *passed, char **cause)
 {
 	static const int sigs[] = { SIGTERM, SIGINT };
 	struct server *srv;
@@ -330,10 +460,15 @@ server_new(struct event_base *base, struct config *cfg, char **cause)
 	uint32_t rnd = 0;
 
 	*cause = NULL;
-	if ((srv = calloc(1, sizeof(*srv))) == NULL)
+	if ((srv = calloc(1, sizeof(*srv))) == NULL) {
+		server_config_release(server_config_hold(cfg));
 		goto oom;
+	}
 	srv->base = base;
-	srv->cfg = cfg;
+	srv->passed = passed;
+	srv->cfg = server_config_hold(cfg);
+	srv->started = time(NULL);
+	TAILQ_INIT(&srv->retired);
 	srv->wscfg.role = WS_ROLE_SERVER;
 	srv->wscfg.max_frame_size = cfg->max_frame_size;
 	srv->wscfg.max_message_size = cfg->max_message_size;
@@ -350,6 +485,9 @@ server_new(struct event_base *base, struct config *cfg, char **cause)
 	if ((srv->rbuf = malloc(SERVER_READ_BUF)) == NULL)
 		goto oom;
 	if (server_routes_init(srv, cause) == -1)
+		goto fail;
+	if (cfg->cluster.enabled &&
+	    (srv->cluster = cluster_new(srv, cause)) == NULL)
 		goto fail;
 	srv->listeners = calloc(cfg->nlisteners, sizeof(*srv->listeners));
 	if (srv->listeners == NULL)
@@ -385,6 +523,7 @@ fail:
 void
 server_free(struct server *srv)
 {
+	struct route *r;
 	struct conn *c;
 
 	if (srv == NULL)
@@ -402,9 +541,12 @@ server_free(struct server *srv)
 		listener_free(srv->listeners[i]);
 	free(srv->listeners);
 	for (size_t i = 0; i < srv->nroutes; i++)
-		if (srv->routes[i].handler->route_free != NULL)
-			srv->routes[i].handler->route_free(&srv->routes[i]);
+		route_free(srv->routes[i]);
 	free(srv->routes);
+	while ((r = TAILQ_FIRST(&srv->retired)) != NULL) {
+		TAILQ_REMOVE(&srv->retired, r, retired_link);
+		route_free(r);
+	}
 	for (size_t i = 0; i < sizeof(srv->sig_evs) / sizeof(srv->sig_evs[0]); i++)
 		if (srv->sig_evs[i] != NULL)
 			event_free(srv->sig_evs[i]);
@@ -414,8 +556,13 @@ server_free(struct server *srv)
 		event_del(&srv->accept_retry_ev);
 	if (event_initialized(&srv->stop_ev))
 		event_del(&srv->stop_ev);
+	/* After the connections, whose subscriptions it is told about. */
+	cluster_free(srv->cluster);
 	idmap_clear(&srv->conns);
 	channel_index_clear(&srv->channels);
 	free(srv->rbuf);
+	for (size_t i = 0; i < sizeof(srv->zshared) / sizeof(srv->zshared[0]); i++)
+		pmd_deflater_free(srv->zshared[i]);
+	server_config_release(srv->cfg);
 	free(srv);
 }

@@ -440,6 +440,7 @@ static const struct {
 	{ "unsubscribe",	ENVELOPE_UNSUBSCRIBE,	1 },
 	{ "publish",		ENVELOPE_PUBLISH,	1 },
 	{ "ping",		ENVELOPE_PING,		0 },
+	{ "refresh",		ENVELOPE_REFRESH,	0 },
 };
 
 int
@@ -498,6 +499,15 @@ envelope_decode(const uint8_t *in, size_t len, struct envelope_cmd *cmd,
 			    "since must be {\"epoch\": \"<16 hex digits>\", "
 			    "\"seq\": <integer >= 0>}");
 		cmd->has_since = 1;
+	}
+	if (cmd->op == ENVELOPE_REFRESH) {
+		json_t *tok = json_object_get(cmd->root, "token");
+
+		if (!json_is_string(tok) || json_string_length(tok) == 0)
+			return envelope_fail(code, msg, msglen, "bad_request",
+			    "token must be a non-empty string");
+		cmd->token = json_string_value(tok);
+		cmd->token_len = json_string_length(tok);
 	}
 	if (cmd->op == ENVELOPE_PUBLISH)
 		return envelope_decode_data(cmd, code, msg, msglen);

@@ -20,7 +20,8 @@ enum envelope_op {
 	ENVELOPE_SUBSCRIBE,
 	ENVELOPE_UNSUBSCRIBE,
 	ENVELOPE_PUBLISH,
-	ENVELOPE_PING
+	ENVELOPE_PING,
+	ENVELOPE_REFRESH	/* a new credential: "token" */
 };
 
 /*
@@ -40,6 +41,8 @@ struct envelope_cmd {
 	const uint8_t	*data;		/* publish payload */
 	size_t		 data_len;
 	uint8_t		*buf;		/* owned storage behind data, or NULL */
+	const char	*token;		/* refresh: the new credential */
+	size_t		 token_len;
 };
 
 /*

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "proto/frame.h"
+#include "proto/pmdeflate.h"
 #include "proto/session.h"
 #include "proto/utf8.h"
 
@@ -37,6 +38,13 @@ session_msg_clear(struct ws_session *s)
 	s->utf8_state = UTF8_ACCEPT;
 	s->direct = 0;
 	s->direct_data = NULL;
+	s->msg_compressed = 0;
+	s->msg_wire = 0;
+	/* Without context takeover nothing is kept between messages. */
+	if (s->znoctx) {
+		pmd_inflater_free(s->zin);
+		s->zin = NULL;
+	}
 }
 
 /* Record an error; it is sticky, and the partial message is released. */
@@ -69,6 +77,19 @@ ws_session_reset(struct ws_session *s)
 	free(s->ctl_heap);
 	s->ctl_heap = NULL;
 	s->ctl_data = NULL;
+	pmd_inflater_free(s->zin);
+	s->zin = NULL;
+}
+
+void
+ws_session_enable_deflate(struct ws_session *s, unsigned window_bits,
+    int no_context_takeover)
+{
+	if (window_bits < PMD_BITS_MIN || window_bits > PMD_BITS_MAX)
+		window_bits = PMD_BITS_MAX;
+	s->zbits = (uint8_t)window_bits;
+	s->znoctx = no_context_takeover != 0;
+	s->fp.rsv_allowed |= WS_RSV1;
 }
 
 int
@@ -125,7 +146,11 @@ session_on_header(struct ws_session *s, size_t avail)
 	struct ws_frame_parser	*fp = &s->fp;
 	uint64_t		 limit = s->cfg->max_message_size;
 
+	/* The parser only lets RSV1 through once deflate is negotiated. */
 	if (ws_opcode_is_control(fp->opcode)) {
+		if (fp->rsv & WS_RSV1)
+			return session_fail(s, WS_CLOSE_PROTOCOL,
+			    "RSV1 set on a control frame");
 		s->ctl_len = 0;
 		s->ctl_data = session_empty;
 		return 0;
@@ -134,6 +159,9 @@ session_on_header(struct ws_session *s, size_t avail)
 		if (s->msg_opcode == 0)
 			return session_fail(s, WS_CLOSE_PROTOCOL,
 			    "continuation frame without a message to continue");
+		if (fp->rsv & WS_RSV1)
+			return session_fail(s, WS_CLOSE_PROTOCOL,
+			    "RSV1 set on a continuation frame");
 	} else {
 		if (s->msg_opcode != 0)
 			return session_fail(s, WS_CLOSE_PROTOCOL,
@@ -141,11 +169,32 @@ session_on_header(struct ws_session *s, size_t avail)
 		s->msg_opcode = fp->opcode;
 		s->utf8_state = UTF8_ACCEPT;
 		s->msg_len = 0;
+		s->msg_compressed = (fp->rsv & WS_RSV1) != 0;
+		s->msg_wire = 0;
+	}
+
+	if (limit == 0 || limit > SIZE_MAX)
+		limit = SIZE_MAX;
+	if (s->msg_compressed) {
+		/*
+		 * The inflated size is checked as bytes come out; the
+		 * compressed size is bounded too, so a stream of blocks that
+		 * produce nothing cannot go on forever: stored blocks cost 5
+		 * bytes per 64 KiB, an eighth more is plenty.
+		 */
+		uint64_t wire_limit = limit == SIZE_MAX ? UINT64_MAX :
+		    limit + limit / 8 + 1024;
+
+		if (fp->length > wire_limit - s->msg_wire)
+			return session_fail(s, WS_CLOSE_TOO_BIG,
+			    "compressed message larger than the limit");
+		s->msg_wire += fp->length;
+		s->direct = 0;
+		s->direct_data = NULL;
+		return 0;
 	}
 
 	/* Refuse an oversized message on its header, before any copying. */
-	if (limit == 0 || limit > SIZE_MAX)
-		limit = SIZE_MAX;
 	if (fp->length > limit - s->msg_len)
 		return session_fail(s, WS_CLOSE_TOO_BIG,
 		    "message larger than the limit");
@@ -157,6 +206,68 @@ session_on_header(struct ws_session *s, size_t avail)
 	s->direct = fp->opcode != WS_OP_CONT && fp->fin && fp->length <= avail;
 	s->direct_data = NULL;
 	return 0;
+}
+
+/*
+ * Inflate compressed message bytes into the message buffer, growing it up
+ * to max_message_size, and check text as it comes out. |fin| marks the end
+ * of the message.
+ */
+static int
+session_inflate(struct ws_session *s, const uint8_t *data, size_t len,
+    int fin)
+{
+	uint64_t	 limit = s->cfg->max_message_size;
+	uint8_t		 probe;
+	size_t		 n;
+	int		 rc;
+
+	if (limit == 0 || limit > SIZE_MAX)
+		limit = SIZE_MAX;
+	if (s->zin == NULL && (s->zin = pmd_inflater_new(s->zbits)) == NULL)
+		return session_fail(s, WS_CLOSE_INTERNAL,
+		    "out of memory for an inflater");
+	for (;;) {
+		if (s->msg_len < s->msg_cap) {
+			rc = pmd_inflate(s->zin, &data, &len,
+			    s->msg_buf + s->msg_len, s->msg_cap - s->msg_len, &n,
+			    fin);
+			if (n > 0 && s->msg_opcode == WS_OP_TEXT &&
+			    utf8_validate(&s->utf8_state, s->msg_buf + s->msg_len,
+			    n) == UTF8_REJECT)
+				return session_fail(s, WS_CLOSE_BAD_DATA,
+				    "invalid UTF-8 in a text message");
+			s->msg_len += n;
+		} else if (s->msg_len < limit) {
+			if (session_reserve(s, s->msg_len + 1) == -1)
+				return session_fail(s, WS_CLOSE_INTERNAL,
+				    "out of memory for a message");
+			continue;
+		} else {
+			/*
+			 * The buffer holds the largest message allowed: one
+			 * more byte of output, whatever the input still is,
+			 * means the message is too big.
+			 */
+			rc = pmd_inflate(s->zin, &data, &len, &probe, 1, &n, fin);
+			if (n > 0)
+				return session_fail(s, WS_CLOSE_TOO_BIG,
+				    "inflated message larger than the limit");
+		}
+		switch (rc) {
+		case PMD_MORE:
+		case PMD_DONE:
+			return 0;
+		case PMD_FULL:
+			break;
+		case PMD_ENOMEM:
+			return session_fail(s, WS_CLOSE_INTERNAL,
+			    "out of memory inflating a message");
+		default:
+			return session_fail(s, WS_CLOSE_BAD_DATA,
+			    "invalid compressed data");
+		}
+	}
 }
 
 static int
@@ -179,6 +290,8 @@ session_on_payload(struct ws_session *s, uint8_t *data, size_t len)
 		s->ctl_data = s->ctl_heap;
 		return 0;
 	}
+	if (s->msg_compressed)
+		return session_inflate(s, data, len, 0);
 	/* Check text as it arrives, so bad bytes fail the feed at once. */
 	if (s->msg_opcode == WS_OP_TEXT &&
 	    utf8_validate(&s->utf8_state, data, len) == UTF8_REJECT)
@@ -280,6 +393,8 @@ session_on_end(struct ws_session *s)
 	}
 	if (!s->fp.fin)
 		return 0;
+	if (s->msg_compressed && session_inflate(s, NULL, 0, 1) == -1)
+		return -1;
 	return session_deliver(s);
 }
 

@@ -8,6 +8,8 @@
 
 #include "proto/frame.h"
 
+struct pmd_inflater;
+
 /*
  * A session turns the bytes a peer sends into whole messages and control
  * events, and answers pings and closes by asking its owner to send frames.
@@ -82,6 +84,20 @@ struct ws_session {
 
 	uint16_t	 err_code;	/* close code after a failed feed */
 	const char	*err_reason;	/* static text naming the problem */
+
+	/*
+	 * permessage-deflate, once ws_session_enable_deflate() was called:
+	 * the peer's window, whether it resets its context per message (the
+	 * inflater then lives only while a compressed message arrives), and
+	 * for the message being assembled whether it is compressed and how
+	 * many compressed bytes it took. The last two stay valid during
+	 * on_message, for statistics.
+	 */
+	struct pmd_inflater *zin;
+	uint8_t		 zbits;		/* 0 = no compression negotiated */
+	uint8_t		 znoctx;
+	uint8_t		 msg_compressed;
+	uint64_t	 msg_wire;
 };
 
 /*
@@ -92,7 +108,19 @@ struct ws_session {
 void	ws_session_init(struct ws_session *s, const struct ws_session_config *cfg,
 	    const struct ws_session_callbacks *cb, void *arg);
 
-/* Release any partial message buffer. */
+/*
+ * Accept compressed messages (RSV1 on a message's first frame) as agreed
+ * by permessage-deflate: |window_bits| is the peer's compressor window
+ * (8..15) and |no_context_takeover| says whether the peer resets its
+ * context after every message. Compressed messages are inflated with
+ * their size bounded by max_message_size (1009), and text is checked as
+ * it is inflated (1007). Allocates nothing until a compressed message
+ * arrives.
+ */
+void	ws_session_enable_deflate(struct ws_session *s, unsigned window_bits,
+	    int no_context_takeover);
+
+/* Release any partial message buffer (and the inflater). */
 void	ws_session_reset(struct ws_session *s);
 
 /*

@@ -15,11 +15,14 @@
 
 #include <event2/event.h>
 
+#include "control/auth.h"
 #include "control/config.h"
 #include "hub/handlers.h"
 #include "hub/server.h"
 #include "proto/handshake.h"
 #include "proto/http1.h"
+#include "proto/pmdeflate.h"
+#include "proto/wsext.h"
 #include "transport/conn.h"
 #include "transport/h1.h"
 #include "util/log.h"
@@ -44,10 +47,28 @@ static const struct ws_session_callbacks conn_ws_callbacks = {
 static void
 conn_set_events(struct conn *c, short what)
 {
+	/* A paused connection reads again only through conn_pause_read(). */
+	if (c->flags & CONN_F_READ_PAUSED)
+		what &= ~EV_READ;
 	event_del(&c->ev);
+	if (what == 0)
+		return;
 	event_assign(&c->ev, c->srv->base, c->fd, what | EV_PERSIST,
 	    conn_on_event, c);
 	event_add(&c->ev, NULL);
+}
+
+void
+conn_pause_read(struct conn *c, int pause)
+{
+	if (c->state == CONN_DEAD)
+		return;
+	if (pause)
+		c->flags |= CONN_F_READ_PAUSED;
+	else
+		c->flags &= ~CONN_F_READ_PAUSED;
+	conn_set_events(c, EV_READ |
+	    ((c->flags & CONN_F_WRITE_WAIT) ? EV_WRITE : 0));
 }
 
 struct conn *
@@ -81,7 +102,49 @@ conn_new(struct server *srv, int fd)
 void
 conn_free(struct conn *c)
 {
+	free(c->dbg);
 	free(c);
+}
+
+int
+conn_debug_set(struct conn *c, int on)
+{
+	if (!on) {
+		free(c->dbg);
+		c->dbg = NULL;
+		return 0;
+	}
+	if (c->dbg == NULL) {
+		if ((c->dbg = calloc(1, sizeof(*c->dbg))) == NULL)
+			return -1;
+		c->dbg->since_us = server_now_us(c->srv);
+	}
+	return 0;
+}
+
+/* Remember one frame of a connection that has debugging on. */
+static void
+conn_debug_note(struct conn *c, int out, unsigned opcode, size_t size)
+{
+	struct conn_debug *d = c->dbg;
+	struct conn_debug_event *e = &d->ring[d->head];
+
+	e->us = server_now_us(c->srv);
+	e->size = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
+	e->out = (uint8_t)out;
+	e->opcode = (uint8_t)(opcode & 0x0f);
+	d->head = (d->head + 1) % CONN_DEBUG_RING;
+	if (d->count < CONN_DEBUG_RING)
+		d->count++;
+	if (out) {
+		d->out_ops[opcode & 0x0f]++;
+		if (size > d->out_max)
+			d->out_max = size;
+	} else {
+		d->in_ops[opcode & 0x0f]++;
+		if (size > d->in_max)
+			d->in_max = size;
+	}
 }
 
 const char *
@@ -130,6 +193,9 @@ conn_queue(struct conn *c, struct msg *m)
 		c->oq_head = 0;
 		c->oq_cap = ncap;
 	}
+	/* The wait of the oldest queued message is what metrics sample. */
+	if (c->oq_count == 0)
+		c->oq_since = server_now_us(c->srv);
 	c->oq[(c->oq_head + c->oq_count) & (c->oq_cap - 1)] = msg_ref(m);
 	c->oq_count++;
 	c->out_bytes += m->len;
@@ -153,6 +219,15 @@ conn_drop_oldest(struct conn *c, uint64_t need)
 
 	if (c->oq_count == 0)
 		return;
+	/*
+	 * With context takeover each queued compressed frame may refer to
+	 * those before it, so dropping some would corrupt the rest: all go,
+	 * and the compressor starts afresh.
+	 */
+	if (c->zout != NULL) {
+		need = UINT64_MAX;
+		pmd_deflater_reset(c->zout);
+	}
 	if ((gone = malloc(c->oq_count * sizeof(*gone))) == NULL) {
 		c->flags |= CONN_F_SLOW;	/* cannot even drop: disconnect */
 		return;
@@ -210,16 +285,18 @@ conn_slow(struct conn *c, uint64_t need)
 	}
 }
 
-int
-conn_send(struct conn *c, struct msg *m)
+/*
+ * Apply the send-buffer limits to a delivery of |len| bytes. Returns 0,
+ * or -1 when the connection is marked slow.
+ */
+static int
+conn_send_limits(struct conn *c, uint64_t len)
 {
 	const struct config_route *rc;
 	uint64_t after;
 
-	if (c->state != CONN_WS || (c->flags & CONN_F_SLOW))
-		return -1;
 	rc = c->route->cfg;
-	after = c->out_bytes + m->len;
+	after = c->out_bytes + len;
 	if (after > rc->send_buffer_soft_limit) {
 		/*
 		 * Above the soft limit a connection gets a grace period (like
@@ -235,9 +312,107 @@ conn_send(struct conn *c, struct msg *m)
 			conn_slow(c, UINT64_MAX);
 		}
 	}
-	if (c->out_bytes > 0 && c->out_bytes + m->len > rc->send_buffer_limit)
-		conn_slow(c, c->out_bytes + m->len - rc->send_buffer_limit);
-	if (c->flags & CONN_F_SLOW)
+	if (c->out_bytes > 0 && c->out_bytes + len > rc->send_buffer_limit)
+		conn_slow(c, c->out_bytes + len - rc->send_buffer_limit);
+	return (c->flags & CONN_F_SLOW) ? -1 : 0;
+}
+
+/*
+ * conn_send() on a connection with permessage-deflate. Without context
+ * takeover every connection with the same window queues one shared
+ * compressed form, made by the loop's compressor on the first such
+ * delivery and kept on |m| until |m| is freed: a broadcast costs one
+ * compression per window size, not one per subscriber. With context
+ * takeover the output depends on what this connection was sent before,
+ * so its own compressor makes a frame per delivery. Small messages,
+ * frames already compressed and failures go out as they are: a receiver
+ * takes uncompressed messages at any time.
+ */
+static int
+conn_send_deflate(struct conn *c, struct msg *m)
+{
+	struct server *srv = c->srv;
+	const struct config *cfg = srv->cfg;
+	struct pmd_deflater **dp;
+	const uint8_t *p, *z;
+	struct msg *zm;
+	size_t len, zlen;
+	unsigned opcode;
+	uint8_t *zp;
+	int rv;
+
+	p = msg_frame_payload(m, &len, &opcode);
+	if (len < cfg->deflate_min_size || (m->data[0] & 0x70) != 0 ||
+	    (opcode != WS_OP_TEXT && opcode != WS_OP_BINARY))
+		goto plain;
+	if (!c->zctx) {
+		if ((zm = msg_deflated_get(m, c->zbits)) == NULL) {
+			dp = &srv->zshared[c->zbits];
+			if (*dp == NULL && (*dp = pmd_deflater_new(
+			    (int)cfg->deflate_level, (int)cfg->deflate_mem_level,
+			    c->zbits)) == NULL)
+				goto plain;
+			if (pmd_deflate(*dp, p, len, 1, &z, &zlen) == -1 ||
+			    (zm = msg_deflated_add(m, c->zbits, z, zlen)) == NULL)
+				goto plain;
+			srv->stats.deflate_msgs++;
+			srv->stats.deflate_bytes_in += len;
+			srv->stats.deflate_bytes_out += zlen;
+		}
+		if (conn_send_limits(c, zm->len) == -1)
+			return -1;
+		c->msgs_out++;
+		srv->stats.deflate_deliveries++;
+		return conn_queue(c, zm);
+	}
+
+	/* Limits first: a drop resets the context this frame would use. */
+	if (conn_send_limits(c, m->len) == -1)
+		return -1;
+	if (c->zout == NULL && (c->zout = pmd_deflater_new(
+	    (int)cfg->deflate_level, (int)cfg->deflate_mem_level,
+	    c->zbits)) == NULL)
+		goto queue_plain;
+	if (pmd_deflate(c->zout, p, len, 0, &z, &zlen) == -1)
+		goto queue_plain;
+	zm = m->channel != NULL ?
+	    msg_frame_alloc_channel(opcode, zlen, &zp, m->channel,
+	    strlen(m->channel), m->seq) : msg_frame_alloc(opcode, zlen, &zp);
+	if (zm == NULL) {
+		/* The peer will never see what the context now holds. */
+		pmd_deflater_reset(c->zout);
+		goto queue_plain;
+	}
+	zm->data[0] |= WS_RSV1 << 4;
+	memcpy(zp, z, zlen);
+	/* Idle connections keep only zlib's state, not an output buffer. */
+	pmd_deflater_trim(c->zout);
+	srv->stats.deflate_msgs++;
+	srv->stats.deflate_bytes_in += len;
+	srv->stats.deflate_bytes_out += zlen;
+	srv->stats.deflate_deliveries++;
+	c->msgs_out++;
+	if ((rv = conn_queue(c, zm)) == -1)
+		pmd_deflater_reset(c->zout);
+	msg_unref(zm);
+	return rv;
+
+plain:
+	if (conn_send_limits(c, m->len) == -1)
+		return -1;
+queue_plain:
+	c->msgs_out++;
+	return conn_queue(c, m);
+}
+
+int
+conn_send(struct conn *c, struct msg *m)
+{
+	if (c->state != CONN_WS || (c->flags & CONN_F_SLOW))
+		return -1;
+	if (c->zbits != 0)
+		return conn_send_deflate(c, m);
+	if (conn_send_limits(c, m->len) == -1)
 		return -1;
 	c->msgs_out++;
 	return conn_queue(c, m);
@@ -316,6 +491,23 @@ conn_unlink_route(struct conn *c)
 		r->handler->close(c);
 }
 
+/* The access log line of a connection that is going away. */
+static void
+conn_access_log(struct conn *c, const char *why)
+{
+	char peer[64];
+
+	log_info("access: conn %016" PRIx64 " peer %s route %s state %s "
+	    "duration %.1fs in %" PRIu64 "B/%" PRIu32 "msg out %" PRIu64
+	    "B/%" PRIu32 "msg close %u (%s)", c->id,
+	    conn_peer(c, peer, sizeof(peer)),
+	    c->route != NULL ? c->route->cfg->path : "-",
+	    c->state == CONN_HTTP ? "http" : "ws",
+	    (double)(c->srv->tick - c->born) * SERVER_TICK_MS / 1000.0,
+	    c->bytes_in, c->msgs_in, c->bytes_out, c->msgs_out,
+	    (unsigned)c->close_code, why);
+}
+
 void
 conn_destroy(struct conn *c, const char *why)
 {
@@ -324,7 +516,13 @@ conn_destroy(struct conn *c, const char *why)
 	if (c->state == CONN_DEAD)
 		return;
 	log_debug("conn %016" PRIx64 ": closed: %s", c->id, why);
+	if (srv->cfg->access_log)
+		conn_access_log(c, why);
+	if (c->dbg != NULL)
+		snprintf(c->dbg->last_error, sizeof(c->dbg->last_error), "%s",
+		    why);
 	conn_unlink_route(c);
+	auth_conn_gone(c);
 	event_del(&c->ev);
 	close(c->fd);
 	c->fd = -1;
@@ -336,6 +534,8 @@ conn_destroy(struct conn *c, const char *why)
 	}
 	conn_drop_queue(c, 0);
 	ws_session_reset(&c->ws);
+	pmd_deflater_free(c->zout);
+	c->zout = NULL;
 	free(c->head);
 	c->head = NULL;
 	c->state = CONN_DEAD;
@@ -347,7 +547,10 @@ conn_destroy(struct conn *c, const char *why)
 static void
 conn_consume(struct conn *c, size_t n)
 {
+	int sampled = 0;
+
 	c->bytes_out += n;
+	c->srv->stats.bytes_out += n;
 	c->out_bytes -= n;
 	while (n > 0) {
 		struct msg *m = c->oq[c->oq_head];
@@ -358,6 +561,17 @@ conn_consume(struct conn *c, size_t n)
 			return;
 		}
 		n -= left;
+		/*
+		 * One latency sample per write, not per message: the wait of
+		 * the oldest message, queued when the queue last filled.
+		 */
+		if (!sampled && c->state != CONN_HTTP) {
+			server_latency_sample(c->srv,
+			    server_now_us(c->srv) - c->oq_since);
+			sampled = 1;
+		}
+		if (c->dbg != NULL && c->state != CONN_HTTP && m->len > 0)
+			conn_debug_note(c, 1, m->data[0], m->len);
 		msg_unref(m);
 		c->out_off = 0;
 		c->oq_head = (c->oq_head + 1) & (c->oq_cap - 1);
@@ -448,6 +662,43 @@ conn_flush(struct conn *c)
 	}
 }
 
+/*
+ * Answer the client's permessage-deflate offers: returns 1 with |*zp| set
+ * and the response header line in |out|, 0 when no offer is accepted (or
+ * none was made), or -1 when the header is malformed (400).
+ */
+static int
+conn_ws_negotiate(struct conn *c, const struct http_request *req,
+    struct pmd_params *zp, char *out, size_t outlen)
+{
+	const struct config *cfg = c->srv->cfg;
+	const struct ws_extension *exts[] = { &pmd_extension };
+	struct pmd_server_conf sc;
+	const void *confs[] = { &sc };
+	void *agreed[] = { zp };
+	struct http_str vals[WS_EXT_HEADERS_MAX];
+	char value[WS_EXT_RESPONSE_MAX];
+	const char *why = "too many Sec-WebSocket-Extensions headers";
+	unsigned acc;
+	int nv;
+
+	if ((nv = ws_ext_request_values(req, vals, WS_EXT_HEADERS_MAX)) == 0)
+		return 0;
+	sc.server_no_context_takeover = cfg->deflate_no_context_takeover;
+	sc.client_no_context_takeover = cfg->deflate_client_no_context_takeover;
+	sc.window_bits = (unsigned)cfg->deflate_window_bits;
+	if (nv == -1 || ws_ext_server_negotiate(exts, confs, agreed, 1, vals,
+	    (size_t)nv, value, sizeof(value), &acc, &why) == -1) {
+		log_debug("conn %016" PRIx64 ": bad Sec-WebSocket-Extensions: %s",
+		    c->id, why);
+		return -1;
+	}
+	if (acc == 0)
+		return 0;
+	snprintf(out, outlen, "Sec-WebSocket-Extensions: %s\r\n", value);
+	return 1;
+}
+
 /* Send the 101 response and switch the connection to WebSocket framing. */
 int
 conn_ws_start(struct conn *c, struct route *r, const struct http_request *req,
@@ -456,13 +707,19 @@ conn_ws_start(struct conn *c, struct route *r, const struct http_request *req,
 	const struct config *cfg = c->srv->cfg;
 	char accept[WS_KEY_ACCEPT_LEN + 1], proto[256];
 	char extra[HANDLER_HEADERS_MAX], buf[1024 + HANDLER_HEADERS_MAX];
+	char ext[WS_EXT_RESPONSE_MAX + 40];
+	struct pmd_params zp;
 	size_t elen = 0;
 	const char *sel = NULL;
 	struct msg *m;
-	int n;
+	int n, zok = 0;
 
 	if (ws_accept_key(up->key.p, up->key.len, accept) == -1)
 		return 500;
+	ext[0] = '\0';
+	if (cfg->deflate && r->cfg->deflate &&
+	    (zok = conn_ws_negotiate(c, req, &zp, ext, sizeof(ext))) == -1)
+		return 400;
 	proto[0] = '\0';
 	if (r->cfg->protocols != NULL && up->protocols.len > 0 &&
 	    (sel = ws_handshake_select_protocol(up->protocols,
@@ -478,9 +735,10 @@ conn_ws_start(struct conn *c, struct route *r, const struct http_request *req,
 	    "Connection: Upgrade\r\n"
 	    "Sec-WebSocket-Accept: %s\r\n"
 	    "%s"
+	    "%s"
 	    "%s: %016" PRIx64 "\r\n"
 	    "%.*s"
-	    "\r\n", accept, proto, cfg->connection_id_header, c->id,
+	    "\r\n", accept, proto, ext, cfg->connection_id_header, c->id,
 	    (int)elen, extra);
 	if (n < 0 || (size_t)n >= sizeof(buf) || (m = msg_new((size_t)n)) == NULL)
 		return 500;
@@ -490,6 +748,13 @@ conn_ws_start(struct conn *c, struct route *r, const struct http_request *req,
 	msg_unref(m);
 
 	ws_session_init(&c->ws, &c->srv->wscfg, &conn_ws_callbacks, c);
+	if (zok) {
+		/* We inflate what the client compresses, and the reverse. */
+		ws_session_enable_deflate(&c->ws, zp.client_max_window_bits,
+		    zp.client_no_context_takeover);
+		c->zbits = zp.server_max_window_bits;
+		c->zctx = !zp.server_no_context_takeover;
+	}
 	c->route = r;
 	TAILQ_INSERT_TAIL(&r->conns, c, route_link);
 	r->nconns++;
@@ -578,6 +843,13 @@ conn_ws_on_message(void *arg, unsigned opcode, uint8_t *data, size_t len)
 		return 0;
 	c->msgs_in++;
 	c->srv->stats.msgs_in++;
+	if (c->ws.msg_compressed) {
+		c->srv->stats.inflate_msgs++;
+		c->srv->stats.inflate_bytes_in += c->ws.msg_wire;
+		c->srv->stats.inflate_bytes_out += len;
+	}
+	if (c->dbg != NULL)
+		conn_debug_note(c, 0, opcode, len);
 	c->route->handler->message(c, opcode, data, len);
 	return 0;
 }

@@ -11,9 +11,39 @@
 
 #include "proto/session.h"
 
+struct ident;
 struct msg;
+struct pmd_deflater;
 struct route;
 struct server;
+
+/* Frames remembered by a connection with debugging on (conn_debug_set). */
+#define CONN_DEBUG_RING		32
+
+/* One frame in a connection's debug ring. */
+struct conn_debug_event {
+	uint32_t		 us;		/* server_now_us() when seen */
+	uint32_t		 size;		/* payload or frame bytes */
+	uint8_t			 out;		/* 1 = written to the peer */
+	uint8_t			 opcode;
+};
+
+/*
+ * Debug information of one connection (the seed's debug info collection),
+ * allocated only while an operator has debugging on for it, so an idle
+ * connection pays one pointer.
+ */
+struct conn_debug {
+	uint64_t		 in_ops[16];	/* messages received per opcode */
+	uint64_t		 out_ops[16];	/* frames written per opcode */
+	uint64_t		 in_max;	/* largest message received */
+	uint64_t		 out_max;	/* largest frame written */
+	uint32_t		 since_us;	/* when debugging was switched on */
+	uint32_t		 head;		/* next slot of ring */
+	uint32_t		 count;		/* events in ring */
+	struct conn_debug_event	 ring[CONN_DEBUG_RING];
+	char			 last_error[96];
+};
 
 enum conn_state {
 	CONN_HTTP,		/* reading the request head */
@@ -29,6 +59,7 @@ enum conn_state {
 #define CONN_F_SHUT_AFTER	0x04	/* shut down once the queue drains */
 #define CONN_F_SLOW		0x08	/* exceeded the send-buffer limit */
 #define CONN_F_PING_SENT	0x10	/* a ping is out since last_rx */
+#define CONN_F_READ_PAUSED	0x80	/* input waits for an auth decision */
 
 /*
  * The connection is laid out for memory: an idle WebSocket holds no heap
@@ -49,12 +80,23 @@ struct conn {
 	uint32_t		 born;		/* tick of accept */
 	uint32_t		 ping_tick;	/* tick our last ping was sent */
 	uint32_t		 soft_since;	/* tick + 1 the soft limit was passed */
+	/*
+	 * permessage-deflate on our side: the window our compressor uses
+	 * (0 = extension not negotiated) and whether we keep the context
+	 * between messages, in which case |zout| is this connection's own
+	 * compressor; without context takeover messages share a compressed
+	 * form made once (see conn_send()).
+	 */
+	uint8_t			 zbits;
+	uint8_t			 zctx;
 
 	struct conn		*flush_next;
 	LIST_ENTRY(conn)	 wheel_link;
 	TAILQ_ENTRY(conn)	 route_link;	/* route's list, or dead list */
 	struct route		*route;
 	void			*hdata;		/* the handler's state */
+	struct ident		*ident;		/* who it is; NULL = anonymous */
+	LIST_ENTRY(conn)	 ident_link;	/* the identity's connections */
 
 	/*
 	 * HTTP/1.1 phase (h1.c): one request at a time. Its head and then its
@@ -81,6 +123,9 @@ struct conn {
 	uint64_t		 bytes_out;
 	uint32_t		 msgs_in;
 	uint32_t		 msgs_out;
+	uint32_t		 oq_since;	/* server_now_us() the queue filled */
+	struct conn_debug	*dbg;		/* NULL unless debugging */
+	struct pmd_deflater	*zout;		/* context takeover only */
 
 	struct ws_session	 ws;
 };
@@ -140,6 +185,19 @@ void	conn_destroy(struct conn *c, const char *why);
 
 /* A timer tick reached this connection's deadline. */
 void	conn_timer(struct conn *c);
+
+/*
+ * Switch per-connection debugging on (allocating the ring; -1 when out of
+ * memory) or off (freeing it).
+ */
+int	conn_debug_set(struct conn *c, int on);
+
+/*
+ * Stop reading from the socket (|pause| set) or start again; writing goes
+ * on. Input then waits in the kernel, as for a handshake whose
+ * authentication is being decided.
+ */
+void	conn_pause_read(struct conn *c, int pause);
 
 /* The peer's address as text ("127.0.0.1:40212"), in |buf|. */
 const char *conn_peer(const struct conn *c, char *buf, size_t len);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control/auth.h"
 #include "control/config.h"
 #include "control/httpapi.h"
 #include "hub/handlers.h"
@@ -40,11 +41,16 @@ enum h1_phase {
 #define H1_F_ANSWERED	0x04	/* the current request is answered */
 #define H1_F_CLOSING	0x08	/* last answer queued; input dropped */
 #define H1_F_SERVED	0x10	/* an earlier request was answered */
+#define H1_F_DEFERRED	0x20	/* the answer comes later (h1_defer) */
 
 /* Bytes of a chunk-size line with its extensions. */
 #define H1_CHUNK_LINE_MAX	1024
 /* Bytes of the trailer section of a chunked body (trailers are dropped). */
 #define H1_TRAILER_MAX		8192
+
+static void	h1_accept(struct conn *, const struct http_request *, size_t);
+static void	h1_resume(struct conn *);
+static void	h1_stash(struct conn *, const uint8_t *, size_t);
 
 static const char h1_continue[] = "HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -117,6 +123,8 @@ h1_respond(struct conn *c, int status, const char *ctype, const char *extra,
 	c->h1_flags |= H1_F_ANSWERED;
 	h1_queue(c, m, keep);
 	msg_unref(m);
+	if (c->h1_flags & H1_F_DEFERRED)
+		h1_resume(c);
 	return 0;
 }
 
@@ -152,7 +160,7 @@ h1_error(struct conn *c, int status, const char *reason)
 		extra = "Allow: GET\r\n";
 	log_debug("conn %016" PRIx64 ": handshake refused: %d %s", c->id,
 	    status, reason);
-	c->srv->stats.handshakes_failed++;
+	server_handshake_failed(c->srv, status);
 	h1_last(c);
 	h1_reply(c, status, extra, reason);
 }
@@ -177,6 +185,8 @@ h1_done(struct conn *c)
 	if (c->state != CONN_HTTP)
 		return;
 	h1_reset(c);
+	/* Each API call is authenticated on its own. */
+	auth_conn_reset(c);
 	c->h1_flags = (c->h1_flags & H1_F_CLOSING) | H1_F_SERVED;
 	if (c->h1_flags & H1_F_CLOSING)
 		return;
@@ -230,31 +240,28 @@ h1_persistent(const struct http_request *req)
 	return req->version_minor >= 1 || keep;
 }
 
-/* The WebSocket upgrade, unchanged from before keep-alive existed. */
+/* Whether the connection waits for the authenticator's decision. */
+#define H1_WAITING(c)	(((c)->flags & CONN_F_READ_PAUSED) != 0)
+
+/*
+ * The handshake is authenticated: check the identity's permissions for
+ * what the URL asks (its channels), answer 101 and start the WebSocket.
+ */
 static void
-h1_upgrade(struct conn *c, const struct http_request *req, uint8_t *rest,
-    size_t rest_len)
+h1_upgrade_finish(struct conn *c, struct route *r,
+    const struct http_request *req, const struct ws_upgrade *up,
+    uint8_t *rest, size_t rest_len)
 {
-	struct ws_upgrade up;
-	struct route *r;
 	const char *reason = NULL;
 	int status;
 
-	if ((r = server_route_match(c->srv, req->path.p, req->path.len)) ==
-	    NULL) {
-		h1_error(c, 404, "no route for this path");
-		return;
-	}
-	if ((status = ws_handshake_check(req, &up, &reason)) != 0) {
+	if (c->ident != NULL && r->handler->authorize != NULL &&
+	    (status = r->handler->authorize(c, r, req, &reason)) != 0) {
+		c->srv->stats.authz_denied++;
 		h1_error(c, status, reason);
 		return;
 	}
-	if (r->handler->check != NULL &&
-	    (status = r->handler->check(r, req, &reason)) != 0) {
-		h1_error(c, status, reason);
-		return;
-	}
-	if ((status = conn_ws_start(c, r, req, &up)) != 0) {
+	if ((status = conn_ws_start(c, r, req, up)) != 0) {
 		h1_error(c, status, "internal error");
 		return;
 	}
@@ -263,13 +270,61 @@ h1_upgrade(struct conn *c, const struct http_request *req, uint8_t *rest,
 	conn_ws_feed(c, rest, rest_len);
 }
 
+/*
+ * The WebSocket upgrade. Returns 1 when |rest| was used, 0 when the
+ * handshake waits for the authenticator (|rest| is then read again, into
+ * the stash).
+ */
+static int
+h1_upgrade(struct conn *c, const struct http_request *req, uint8_t *rest,
+    size_t rest_len)
+{
+	struct auth_denial deny;
+	struct ws_upgrade up;
+	struct route *r;
+	const char *reason = NULL;
+	int status;
+
+	if ((r = server_route_match(c->srv, req->path.p, req->path.len)) ==
+	    NULL) {
+		h1_error(c, 404, "no route for this path");
+		return 1;
+	}
+	if ((status = ws_handshake_check(req, &up, &reason)) != 0) {
+		h1_error(c, status, reason);
+		return 1;
+	}
+	if (r->handler->check != NULL &&
+	    (status = r->handler->check(r, req, &reason)) != 0) {
+		h1_error(c, status, reason);
+		return 1;
+	}
+	if (!auth_origin_ok(r->cfg->origins, up.origin.p, up.origin.len)) {
+		c->srv->stats.origin_denied++;
+		h1_error(c, 403, "origin not allowed");
+		return 1;
+	}
+	switch (auth_decide(c, AUTH_KIND_UPGRADE, r, req, &deny)) {
+	case AUTH_DENY:
+		h1_error(c, deny.status, deny.reason);
+		return 1;
+	case AUTH_PENDING:
+		return 0;
+	case AUTH_ALLOW:
+		break;
+	}
+	h1_upgrade_finish(c, r, req, &up, rest, rest_len);
+	return 1;
+}
+
 /* Hand a complete request to the API; it answers before returning. */
 static void
 h1_serve(struct conn *c, const struct http_request *req, const uint8_t *body,
     size_t len)
 {
 	httpapi_serve(c, req, body, len);
-	if (c->state == CONN_HTTP && (c->h1_flags & H1_F_ANSWERED) == 0)
+	if (c->state == CONN_HTTP &&
+	    (c->h1_flags & (H1_F_ANSWERED | H1_F_DEFERRED)) == 0)
 		httpapi_error(c, 500, NULL, "the request got no answer");
 }
 
@@ -299,7 +354,9 @@ h1_complete(struct conn *c)
 	}
 	h1_serve(c, req, (uint8_t *)c->head + c->head_len, c->body_len);
 	free(req);
-	h1_done(c);
+	/* A deferred answer finishes the request (h1_resume()). */
+	if ((c->h1_flags & H1_F_DEFERRED) == 0)
+		h1_done(c);
 }
 
 /*
@@ -335,8 +392,9 @@ h1_begin(struct conn *c, const struct http_request *req, size_t rest_len)
 		    req->content_length, h1_body_limit(c));
 		return;
 	}
-	switch (httpapi_check(c, req)) {
+	switch (httpapi_check(c, req, 0)) {
 	case HTTPAPI_ANSWERED:
+	case HTTPAPI_WAIT:
 		return;
 	case HTTPAPI_PASS:
 		if (server_route_match(c->srv, req->path.p, req->path.len) !=
@@ -349,6 +407,22 @@ h1_begin(struct conn *c, const struct http_request *req, size_t rest_len)
 	case HTTPAPI_READ_BODY:
 		break;
 	}
+	h1_accept(c, req, rest_len);
+}
+
+/*
+ * The API accepted the request (endpoint, method, credentials): serve it
+ * now, or get ready to read its body.
+ */
+static void
+h1_accept(struct conn *c, const struct http_request *req, size_t rest_len)
+{
+	const struct http_header *h;
+	int has_body, keep;
+
+	keep = h1_persistent(req) ? H1_F_KEEP : 0;
+	has_body = req->chunked || req->content_length > 0;
+	h = req->version_minor >= 1 ? http_header_get(req, "expect") : NULL;
 	c->h1_flags |= keep;
 	if (!has_body) {
 		h1_serve(c, req, NULL, 0);
@@ -434,12 +508,12 @@ h1_read_head(struct conn *c, uint8_t *buf, size_t n)
 	c->head_len = (uint32_t)rv;
 	used = (size_t)rv - h0;
 	if (ws_handshake_is_upgrade(req)) {
-		h1_upgrade(c, req, buf + used, n - used);
-		used = n;
+		if (h1_upgrade(c, req, buf + used, n - used))
+			used = n;
 	} else
 		h1_begin(c, req, n - used);
 	free(req);
-	if (c->state == CONN_HTTP && c->h1_phase == H1_HEAD)
+	if (c->state == CONN_HTTP && c->h1_phase == H1_HEAD && !H1_WAITING(c))
 		h1_done(c);
 	return skip + used;
 }
@@ -650,7 +724,7 @@ h1_read(struct conn *c, uint8_t *buf, size_t n)
 	size_t used;
 
 	while (n > 0 && c->state == CONN_HTTP &&
-	    (c->h1_flags & H1_F_CLOSING) == 0) {
+	    (c->h1_flags & H1_F_CLOSING) == 0 && !H1_WAITING(c)) {
 		if (c->h1_phase == H1_HEAD)
 			used = h1_read_head(c, buf, n);
 		else if (c->h1_phase == H1_BODY)
@@ -660,4 +734,121 @@ h1_read(struct conn *c, uint8_t *buf, size_t n)
 		buf += used;
 		n -= used;
 	}
+	/* Pipelined bytes after a request whose answer comes later. */
+	if (n > 0 && c->state == CONN_HTTP && (c->h1_flags & H1_F_DEFERRED)) {
+		h1_stash(c, buf, n);
+		return;
+	}
+	/* What came with a head that waits for a decision is kept for it. */
+	if (n > 0 && c->state == CONN_HTTP && H1_WAITING(c) &&
+	    auth_stash(c, buf, n) == -1)
+		conn_destroy(c, "out of memory keeping input during "
+		    "authentication");
+}
+
+void
+h1_auth_done(struct conn *c, int kind, int allowed,
+    const struct auth_denial *deny, uint8_t *stash, size_t len)
+{
+	struct http_limits lim = {
+		.max_head = c->head_len,
+		.max_headers = HTTP_MAX_HEADERS_HARD,
+	};
+	struct http_request *req;
+	struct ws_upgrade up;
+	struct route *r;
+	const char *reason = NULL;
+
+	if (c->state != CONN_HTTP || c->head == NULL)
+		return;
+	/* The head waited in its buffer; parse it again, as h1_complete(). */
+	if ((req = malloc(sizeof(*req))) == NULL ||
+	    http_parse_request(c->head, c->head_len, &lim, req, NULL) !=
+	    (int)c->head_len) {
+		free(req);
+		conn_destroy(c, "request head lost during authentication");
+		return;
+	}
+	if (kind == AUTH_KIND_UPGRADE) {
+		if (!allowed)
+			h1_error(c, deny->status, deny->reason);
+		else if ((r = server_route_match(c->srv, req->path.p,
+		    req->path.len)) == NULL)
+			h1_error(c, 404, "no route for this path");
+		else if (ws_handshake_check(req, &up, &reason) != 0)
+			h1_error(c, 400, reason);
+		else {
+			h1_upgrade_finish(c, r, req, &up, stash, len);
+			len = 0;
+		}
+	} else if (!allowed)
+		httpapi_error(c, deny->status, deny->status == 401 ?
+		    "WWW-Authenticate: Bearer realm=\"wshub\"\r\n" : NULL,
+		    "%s", deny->reason);
+	else if (httpapi_check(c, req, 1) == HTTPAPI_READ_BODY)
+		h1_accept(c, req, len);
+	free(req);
+	if (c->state == CONN_HTTP && c->h1_phase == H1_HEAD)
+		h1_done(c);
+	if (len > 0)
+		h1_read(c, stash, len);
+}
+
+void
+h1_defer(struct conn *c)
+{
+	if (c->state != CONN_HTTP || (c->h1_flags & H1_F_ANSWERED))
+		return;
+	c->h1_flags |= H1_F_DEFERRED;
+	/*
+	 * The next request must not be read, let alone answered, before
+	 * this one: input waits in the kernel, and what is already read
+	 * waits after the request's body in its buffer (h1_stash()). The
+	 * request's deadline (handshake_timeout) still bounds the wait.
+	 */
+	conn_pause_read(c, 1);
+}
+
+/*
+ * Keep |n| bytes read after a deferred request, after its head and body
+ * in the request buffer, counted in h1_left (no body is being read).
+ * Reading is paused, so this is at most the rest of one read.
+ */
+static void
+h1_stash(struct conn *c, const uint8_t *buf, size_t n)
+{
+	size_t used = (size_t)c->head_len + c->body_len + c->h1_left;
+	char *p;
+
+	if (c->head == NULL || used + n > UINT32_MAX ||
+	    (p = realloc(c->head, used + n)) == NULL) {
+		conn_destroy(c, "out of memory keeping pipelined input");
+		return;
+	}
+	memcpy(p + used, buf, n);
+	c->head = p;
+	c->h1_left += (uint32_t)n;
+	c->h1_size = (uint32_t)(used + n);
+}
+
+/* The deferred answer is queued: finish the request, read what waited. */
+static void
+h1_resume(struct conn *c)
+{
+	uint8_t *rest = NULL;
+	size_t n = c->h1_left;
+
+	c->h1_flags &= ~H1_F_DEFERRED;
+	if (n > 0 && (rest = malloc(n)) == NULL) {
+		conn_destroy(c, "out of memory");
+		return;
+	}
+	if (n > 0)
+		memcpy(rest, c->head + c->head_len + c->body_len, n);
+	c->h1_left = 0;
+	conn_pause_read(c, 0);
+	h1_done(c);
+	if (n > 0)
+		h1_read(c, rest, n);
+	free(rest);
 }

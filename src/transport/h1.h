@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct auth_denial;
 struct conn;
 
 /*
@@ -39,9 +40,27 @@ int	h1_reply(struct conn *c, int status, const char *extra,
 void	h1_error(struct conn *c, int status, const char *reason);
 
 /*
+ * The request being served will be answered later, by a call to
+ * h1_respond() (or httpapi_error()) from another callback, such as the
+ * reply of a Redis command: until then the connection reads nothing more,
+ * so answers stay in request order. The caller keeps the connection's id,
+ * not the pointer, and looks it up again: it may be gone by then.
+ */
+void	h1_defer(struct conn *c);
+
+/*
  * Make the answer to the current request the last one on the connection;
  * for an error that leaves the request's body unread.
  */
 void	h1_last(struct conn *c);
+
+/*
+ * The authenticator decided on the request |c| waits with (|kind| is
+ * AUTH_KIND_UPGRADE or AUTH_KIND_API): go on with it, or answer |deny|.
+ * |stash| holds the |len| bytes read after its head meanwhile (the caller
+ * frees it).
+ */
+void	h1_auth_done(struct conn *c, int kind, int allowed,
+	    const struct auth_denial *deny, uint8_t *stash, size_t len);
 
 #endif

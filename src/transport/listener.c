@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -88,6 +89,50 @@ listener_on_accept(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Whether the bound address of |fd| is |ss|. */
+static int
+listener_fd_is(int fd, const struct sockaddr_storage *ss, socklen_t sl)
+{
+	struct sockaddr_storage bound;
+	socklen_t bl = sizeof(bound);
+
+	memset(&bound, 0, sizeof(bound));
+	if (getsockname(fd, (struct sockaddr *)&bound, &bl) == -1 || bl != sl)
+		return 0;
+	return memcmp(&bound, ss, sl) == 0;
+}
+
+/* The passed socket for |lc|: by name first, then by address. */
+static struct listener_passed *
+listener_find_passed(struct server *srv, const struct config_listener *lc,
+    const struct sockaddr_storage *ss, socklen_t sl)
+{
+	struct listener_passed_set *set = srv->passed;
+
+	if (set == NULL)
+		return NULL;
+	for (size_t i = 0; lc->name != NULL && lc->name[0] != '\0' &&
+	    i < set->n; i++)
+		if (!set->v[i].used && strcmp(set->v[i].name, lc->name) == 0)
+			return &set->v[i];
+	for (size_t i = 0; i < set->n; i++)
+		if (!set->v[i].used && listener_fd_is(set->v[i].fd, ss, sl))
+			return &set->v[i];
+	return NULL;
+}
+
+int
+listener_same(const struct listener *l, const struct config_listener *lc)
+{
+	struct sockaddr_storage a, b;
+	socklen_t al, bl;
+
+	if (listener_resolve(l->cfg, &a, &al) == -1 ||
+	    listener_resolve(lc, &b, &bl) == -1)
+		return 0;
+	return al == bl && memcmp(&a, &b, al) == 0;
+}
+
 struct listener *
 listener_new(struct server *srv, const struct config_listener *lc,
     char **cause)
@@ -95,6 +140,7 @@ listener_new(struct server *srv, const struct config_listener *lc,
 	struct sockaddr_storage ss;
 	socklen_t sl;
 	struct listener *l;
+	struct listener_passed *p;
 	int one = 1;
 
 	if ((l = calloc(1, sizeof(*l))) == NULL) {
@@ -114,6 +160,24 @@ listener_new(struct server *srv, const struct config_listener *lc,
 			*cause = NULL;
 		free(l);
 		return NULL;
+	}
+	if ((p = listener_find_passed(srv, lc, &ss, sl)) != NULL) {
+		/* systemd bound it; it only has to be non-blocking for us. */
+		int fl = fcntl(p->fd, F_GETFL);
+
+		if (fl == -1 || fcntl(p->fd, F_SETFL, fl | O_NONBLOCK) == -1) {
+			listener_cause(cause, l->name, "fcntl", errno);
+			free(l);
+			return NULL;
+		}
+		p->used = 1;
+		l->passed = p;
+		l->fd = p->fd;
+		log_info("%s: using the socket passed by systemd%s%s", l->name,
+		    p->name[0] != '\0' ? " named " : "", p->name);
+		event_assign(&l->ev, srv->base, l->fd, EV_READ | EV_PERSIST,
+		    listener_on_accept, l);
+		return l;
 	}
 	l->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (l->fd == -1) {
@@ -162,6 +226,9 @@ listener_free(struct listener *l)
 	if (l == NULL)
 		return;
 	event_del(&l->ev);
-	close(l->fd);
+	if (l->passed != NULL)
+		l->passed->used = 0;
+	else
+		close(l->fd);
 	free(l);
 }

@@ -21,6 +21,8 @@ msg_alloc(size_t len, size_t extra)
 	m->len = (uint32_t)len;
 	m->seq = 0;
 	m->channel = NULL;
+	m->deflated = NULL;
+	m->zbits = 0;
 	return m;
 }
 
@@ -81,9 +83,71 @@ msg_frame(unsigned opcode, const void *payload, size_t len)
 	return m;
 }
 
+const uint8_t *
+msg_frame_payload(const struct msg *m, size_t *len, unsigned *opcode)
+{
+	size_t hlen = 2;
+	uint8_t len7 = m->data[1] & 0x7f;
+
+	if (len7 == 126)
+		hlen += 2;
+	else if (len7 == 127)
+		hlen += 8;
+	*opcode = m->data[0] & 0x0f;
+	*len = m->len - hlen;
+	return m->data + hlen;
+}
+
+struct msg *
+msg_deflated_get(const struct msg *m, unsigned bits)
+{
+	struct msg *z;
+
+	for (z = m->deflated; z != NULL; z = z->deflated)
+		if (z->zbits == bits)
+			return z;
+	return NULL;
+}
+
+struct msg *
+msg_deflated_add(struct msg *m, unsigned bits, const uint8_t *zdata,
+    size_t len)
+{
+	uint8_t hdr[WS_HEADER_MAX];
+	size_t hlen, nlen = 0;
+	struct msg *z;
+	char *copy;
+
+	if (m->channel != NULL)
+		nlen = strlen(m->channel) + 1;
+	hlen = ws_frame_header_encode(hdr, 1, WS_RSV1, m->data[0] & 0x0f, len,
+	    NULL);
+	if (len > MSG_MAX_LEN - hlen || (z = msg_alloc(hlen + len, nlen)) == NULL)
+		return NULL;
+	memcpy(z->data, hdr, hlen);
+	memcpy(z->data + hlen, zdata, len);
+	/* A slow consumer that drops it must still name what it lost. */
+	if (m->channel != NULL) {
+		copy = (char *)z->data + z->len;
+		memcpy(copy, m->channel, nlen);
+		z->channel = copy;
+	}
+	z->seq = m->seq;
+	z->zbits = (uint8_t)bits;
+	z->deflated = m->deflated;
+	m->deflated = z;
+	return z;
+}
+
 void
 msg_unref(struct msg *m)
 {
-	if (m != NULL && --m->refs == 0)
+	struct msg *next;
+
+	/* Each form holds the next one of the chain: release them in turn. */
+	while (m != NULL && --m->refs == 0) {
+		next = m->deflated;
 		free(m);
+		m = next;
+	}
 }

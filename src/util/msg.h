@@ -22,6 +22,15 @@ struct msg {
 	 */
 	uint64_t	 seq;
 	const char	*channel;
+	/*
+	 * Compressed forms of this frame (permessage-deflate), one per
+	 * compressor window, made on the first send to a connection that
+	 * wants that form and released with the msg. Each form is a msg of
+	 * its own (a connection queues it like any other) and holds the next
+	 * form of the chain; |zbits| is the window a form was made with.
+	 */
+	struct msg	*deflated;
+	uint8_t		 zbits;
 	uint8_t		 data[];
 };
 
@@ -50,6 +59,25 @@ struct msg *msg_frame_alloc(unsigned opcode, size_t len, uint8_t **payload);
 struct msg *msg_frame_alloc_channel(unsigned opcode, size_t len,
 	    uint8_t **payload, const char *name, size_t name_len, uint64_t seq);
 
+/*
+ * The payload of the frame in |m| (a server frame as msg_frame() builds
+ * it): its start, with the length in |*len| and the opcode in |*opcode|.
+ */
+const uint8_t *msg_frame_payload(const struct msg *m, size_t *len,
+	    unsigned *opcode);
+
+/* The compressed form of |m| made with window |bits|, or NULL. */
+struct msg *msg_deflated_get(const struct msg *m, unsigned bits);
+
+/*
+ * Attach to |m| a compressed form made with window |bits|: a frame with
+ * RSV1 set, the opcode of |m| and the |len| compressed bytes |z|. The form
+ * carries the channel and sequence of |m|. Returns it (owned by |m|; take
+ * a reference to keep it), or NULL when out of memory.
+ */
+struct msg *msg_deflated_add(struct msg *m, unsigned bits, const uint8_t *z,
+	    size_t len);
+
 static inline struct msg *
 msg_ref(struct msg *m)
 {
@@ -57,7 +85,10 @@ msg_ref(struct msg *m)
 	return m;
 }
 
-/* Drop one reference; frees the msg with the last one. NULL is a no-op. */
+/*
+ * Drop one reference; frees the msg with the last one, and with it its
+ * compressed forms that nobody else holds. NULL is a no-op.
+ */
 void	msg_unref(struct msg *m);
 
 #endif

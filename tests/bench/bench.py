@@ -11,6 +11,10 @@ Scenarios (names for --only):
   fanout-1k      1 000 subscribers, 64-byte messages, window 64
   fanout-10k     10 000 subscribers, 64-byte messages, window 64
   fanout-1k-4k   1 000 subscribers, 4 KiB messages, window 64
+  deflate-shared 1 000 permessage-deflate subscribers, 4 KiB JSON-like
+                 messages: one compressed form shared by all (wshubd only)
+  deflate-ctx    the same with deflate_no_context_takeover = false: every
+                 delivery compressed by the connection's own compressor
   latency-1k     1 000 msg/s to 1 000 subscribers: delivery latency
   latency-100    100 msg/s to 100 subscribers, a load the peers sustain too
   idle-10k       daemon RSS per idle connection, 10 000 connections
@@ -44,6 +48,10 @@ SCENARIOS = [
     ("fanout-1k", "fanout", {"n": 1000, "s": 64, "w": 64}),
     ("fanout-10k", "fanout", {"n": 10000, "s": 64, "w": 64}),
     ("fanout-1k-4k", "fanout", {"n": 1000, "s": 4096, "w": 64}),
+    ("deflate-shared", "fanout", {"n": 1000, "s": 4096, "w": 64, "deflate": True,
+                                  "conf": "deflate_no_context_takeover = true;"}),
+    ("deflate-ctx", "fanout", {"n": 1000, "s": 4096, "w": 64, "deflate": True,
+                               "conf": "deflate_no_context_takeover = false;"}),
     ("latency-1k", "latency", {"n": 1000, "s": 64, "rate": 1000}),
     ("latency-100", "latency", {"n": 100, "s": 64, "rate": 100}),
     ("idle-10k", "idle", {"n": 10000}),
@@ -210,6 +218,7 @@ class Wshubd(Server):
     def __init__(self, pin, workdir, binary):
         super().__init__(pin, workdir)
         self.binary = binary
+        self.extra_conf = ""       # options a scenario adds
 
     def available(self):
         if not self.binary or not os.access(self.binary, os.X_OK):
@@ -234,7 +243,8 @@ routes = (
   { path = "/broadcast"; handler = "broadcast"; },
   { path = "/ws/*"; handler = "pubsub"; allow_publish = true; }
 );
-""" % self.port)
+%s
+""" % (self.port, self.extra_conf))
         return [self.binary, "-c", conf]
 
     def urls(self, mode, chan):
@@ -378,6 +388,8 @@ def run_wshbench(wshbench, pin, mode, params, server, chan, args, label):
             cmd += ["-w", str(params["w"])]
         else:
             cmd += ["--rate", str(params["rate"])]
+        if params.get("deflate"):
+            cmd += ["--deflate"]
     elif mode == "idle":
         cmd += ["-n", str(params["n"]), "--hold", str(args.hold)]
     elif mode == "handshakes":
@@ -417,6 +429,10 @@ def metrics(mode, r):
             rows.append(("mb_per_s", "payload MB/s", r.get("mb_per_s"), True, "%.0f"))
         rows.append(("daemon_cpu_pct", "daemon CPU %", r.get("daemon_cpu_pct"),
                      None, "%.0f"))
+        if r.get("msgs_per_s") and r.get("daemon_cpu_pct") is not None:
+            r["cpu_us_per_msg"] = r["daemon_cpu_pct"] / 100.0 * 1e6 / r["msgs_per_s"]
+            rows.append(("cpu_us_per_msg", "daemon CPU us/delivery",
+                         r["cpu_us_per_msg"], False, "%.2f"))
         return rows
     if mode == "latency":
         return [("p50_us", "p50 us", r.get("p50_us"), False, "%.0f"),
@@ -614,6 +630,11 @@ def main():
             for run in range(args.runs):
                 order = active if run % 2 == 0 else [active[0]] + active[:0:-1]
                 for s in order:
+                    # compression scenarios compare wshubd with itself
+                    if params.get("deflate") and s.name != "wshubd":
+                        continue
+                    if s.name == "wshubd":
+                        s.extra_conf = params.get("conf", "")
                     chan = "b%d%06d" % (run, random.randrange(1000000))
                     label = "%s/%s/%d" % (sname, s.name, run + 1)
                     try:

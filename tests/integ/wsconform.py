@@ -4,8 +4,11 @@ echo endpoint.
 
 Its cases are modelled on the categories and case numbering of the Autobahn
 testsuite's fuzzingclient (1 framing, 2 ping/pong, 3 reserved bits, 4 opcodes,
-5 fragmentation, 6 UTF-8, 7 close handling, 9 limits/performance); the
-implementation here is independent. Verdicts are strict:
+5 fragmentation, 6 UTF-8, 7 close handling, 9 limits/performance, 12
+permessage-deflate echo of messages of growing sizes, 13 the same under
+each combination of negotiated parameters); the implementation here is
+independent (its permessage-deflate side is Python's zlib). Verdicts are
+strict:
 
 - expected echoes/pongs must arrive exactly, in order, and nothing else;
 - a protocol violation must be answered with a close frame carrying 1002
@@ -14,7 +17,11 @@ implementation here is independent. Verdicts are strict:
   is sent;
 - server frames must be unmasked, RSV=0, control frames unfragmented and
   <= 125 bytes, close codes valid, nothing sent after the server's close;
-- after the close handshake the server must close the TCP connection.
+- after the close handshake the server must close the TCP connection;
+- 12/13: the server must accept the offer with a response RFC 7692 allows
+  for it, set RSV1 only on the first frame of a message, honour the window
+  and context-takeover parameters it agreed to (we inflate with exactly
+  those), and compress at least the larger echoes.
 
 Usage: wsconform.py ws://127.0.0.1:PORT/echo [--cases 1.*,6.4.*] [-v] [--list]
 """
@@ -25,6 +32,7 @@ import os
 import socket
 import sys
 import time
+import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from wshtest import (RawWS, encode_frame, close_payload, OP_CONT, OP_TEXT,  # noqa: E402
@@ -40,7 +48,10 @@ OCTET_DELAY = 0.0005
 
 class Case:
     def __init__(self, cid, desc, fn, expect=(), close=OK, timeout=10.0,
-                 expect_any=None):
+                 expect_any=None, offer=None, accept=None, min_compressed=0):
+        self.offer = offer                # Sec-WebSocket-Extensions values
+        self.accept = accept              # check of the agreed parameters
+        self.min_compressed = min_compressed
         self.id = cid
         self.desc = desc
         self.fn = fn
@@ -97,6 +108,9 @@ class Run:
         self.frag_parts = []
         self.after_close = []
         self.ws = None
+        self.pmd = None           # PMD when permessage-deflate was agreed
+        self.frag_z = False       # the message being received is compressed
+        self.compressed = 0       # compressed messages received
 
     def log(self, msg):
         if self.verbose:
@@ -117,6 +131,22 @@ class Run:
             self.ws.send_raw(b"".join(frames))
         if chop is None and delay:
             time.sleep(delay)
+
+    def send_msg(self, op, data, frag=None, compress=True, chop=None):
+        """Send one message, compressed when deflate was agreed, in
+        fragments of |frag| bytes of (compressed) payload."""
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        z = compress and self.pmd is not None
+        payload = self.pmd.compress(data) if z else data
+        if not frag or len(payload) <= frag:
+            self.send(F(op, payload, rsv=4 if z else 0), chop=chop)
+            return
+        frames = []
+        for k in range(0, len(payload), frag):
+            frames.append(F(op if k == 0 else OP_CONT, payload[k:k + frag],
+                            fin=k + frag >= len(payload), rsv=4 if z and k == 0 else 0))
+        self.send(*frames, chop=chop)
 
     def send_close(self, code=1000, reason=b"", raw=None):
         payload = raw if raw is not None else close_payload(code, reason)
@@ -182,7 +212,8 @@ class Run:
             return
         if f.masked:
             self.errors.append("server sent a masked frame: %r" % f)
-        if f.rsv:
+        if f.rsv and not (f.rsv == 4 and self.pmd is not None
+                          and f.opcode in (OP_TEXT, OP_BINARY)):
             self.errors.append("server sent a frame with RSV bits %d set: %r" % (f.rsv, f))
         if f.opcode >= 8:
             if not f.fin:
@@ -208,6 +239,7 @@ class Run:
         elif f.opcode in (OP_TEXT, OP_BINARY):
             if self.frag_op is not None:
                 self.errors.append("server started a new message inside a fragmented one")
+            self.frag_z = f.rsv == 4 and self.pmd is not None
             if f.fin:
                 self.deliver(f.opcode, f.payload)
             else:
@@ -225,6 +257,15 @@ class Run:
             self.errors.append("server sent reserved opcode %d" % f.opcode)
 
     def deliver(self, op, data):
+        if self.frag_z:
+            self.frag_z = False
+            self.compressed += 1
+            try:
+                data = self.pmd.decompress(data)
+            except zlib.error as e:
+                self.errors.append("cannot inflate a compressed message with the agreed "
+                                   "parameters %s: %s" % (self.pmd, e))
+                return
         if op == OP_TEXT:
             try:
                 data.decode("utf-8")
@@ -237,10 +278,26 @@ class Run:
         c = self.case
         t0 = time.monotonic()
         try:
-            self.ws = RawWS(url=self.url, timeout=5.0)
+            extra = ["Sec-WebSocket-Extensions: %s" % o for o in c.offer or []]
+            self.ws = RawWS(url=self.url, timeout=5.0, extra=extra)
         except Exception as e:
             return ["handshake failed: %s" % e]
         try:
+            if c.offer:
+                resp = self.ws.response.header_all("sec-websocket-extensions")
+                try:
+                    self.pmd = PMD.from_response(c.offer, resp)
+                except ValueError as e:
+                    self.errors.append("bad extension response %r: %s" % (resp, e))
+                    return self.errors
+                if self.pmd is None:
+                    self.errors.append("server did not accept permessage-deflate "
+                                       "(offer %r)" % (c.offer,))
+                    return self.errors
+                if c.accept is not None:
+                    why = c.accept(self.pmd)
+                    if why:
+                        self.errors.append("agreed parameters %s: %s" % (self.pmd, why))
             c.fn(self)
             expected_alts = c.expect_any or [c.expect]
             need = max(len(a) for a in expected_alts)
@@ -294,6 +351,9 @@ class Run:
                                    % self.after_close[:3])
             if self.frag_op is not None:
                 self.errors.append("server left a fragmented message unfinished")
+            if self.compressed < c.min_compressed:
+                self.errors.append("only %d of the echoes came compressed, expected at "
+                                   "least %d" % (self.compressed, c.min_compressed))
             if self.items not in expected_alts:
                 self.errors.append("received %s, expected %s" % (
                     "[" + ", ".join(short(i) for i in self.items[:6])
@@ -335,8 +395,118 @@ def case(cid, desc, expect=(), close=OK, timeout=10.0, expect_any=None):
     return deco
 
 
-def add(cid, desc, fn, expect=(), close=OK, timeout=10.0, expect_any=None):
-    CASES.append(Case(cid, desc, fn, expect, close, timeout, expect_any))
+def add(cid, desc, fn, expect=(), close=OK, timeout=10.0, expect_any=None, **kw):
+    CASES.append(Case(cid, desc, fn, expect, close, timeout, expect_any, **kw))
+
+
+# ---------------------------------------------------------------------------
+# permessage-deflate, the client's side (RFC 7692), with Python's zlib
+
+TAIL = b"\x00\x00\xff\xff"
+PMD_PARAMS = ("server_no_context_takeover", "client_no_context_takeover",
+              "server_max_window_bits", "client_max_window_bits")
+
+
+def parse_extensions(values):
+    """[(name, {param: value or None})] of header values (no quoted commas)."""
+    out = []
+    for v in values:
+        for elem in v.split(","):
+            if not elem.strip():
+                continue
+            parts = [p.strip() for p in elem.split(";")]
+            params = {}
+            for p in parts[1:]:
+                if not p:
+                    raise ValueError("empty parameter")
+                k, eq, val = p.partition("=")
+                k = k.strip().lower()
+                if k in params:
+                    raise ValueError("parameter %s repeated" % k)
+                params[k] = val.strip().strip('"') if eq else None
+            out.append((parts[0].lower(), params))
+    return out
+
+
+def _bits(v):
+    if v is None or not v.isdigit() or v.startswith("0") or not 8 <= int(v) <= 15:
+        raise ValueError("bad window bits %r" % (v,))
+    return int(v)
+
+
+class PMD:
+    """The agreed parameters and the client's compressor/decompressor."""
+
+    def __init__(self, params):
+        self.params = params
+        self.snct = "server_no_context_takeover" in params
+        self.cnct = "client_no_context_takeover" in params
+        self.sbits = _bits(params["server_max_window_bits"]) \
+            if "server_max_window_bits" in params else 15
+        self.cbits = _bits(params["client_max_window_bits"]) \
+            if "client_max_window_bits" in params else 15
+        self.comp = None
+        self.decomp = None
+
+    def __repr__(self):
+        return "{%s}" % "; ".join(k if v is None else "%s=%s" % (k, v)
+                                  for k, v in self.params.items()) or "{}"
+
+    @classmethod
+    def from_response(cls, offers, values):
+        """Validate the response against our offers as a client must
+        (RFC 7692 5.1, 7.1); None when the server declined."""
+        got = parse_extensions(values)
+        if not got:
+            return None
+        if len(got) > 1:
+            raise ValueError("more than one extension accepted")
+        name, params = got[0]
+        if name != "permessage-deflate":
+            raise ValueError("extension %r was not offered" % name)
+        for k, v in params.items():
+            if k not in PMD_PARAMS:
+                raise ValueError("unknown parameter %r" % k)
+            if k.endswith("takeover") and v is not None:
+                raise ValueError("%s with a value" % k)
+        # the response answers one of our offers: some offer must allow it
+        for o_name, o in parse_extensions(offers):
+            if o_name != "permessage-deflate" or any(k not in PMD_PARAMS for k in o):
+                continue
+            try:
+                if "server_max_window_bits" in o and (
+                        "server_max_window_bits" not in params or
+                        _bits(params["server_max_window_bits"]) >
+                        _bits(o["server_max_window_bits"])):
+                    continue
+                if "client_max_window_bits" in params:
+                    if "client_max_window_bits" not in o:
+                        continue
+                    if o["client_max_window_bits"] is not None and \
+                            _bits(params["client_max_window_bits"]) > \
+                            _bits(o["client_max_window_bits"]):
+                        continue
+            except ValueError:
+                continue       # an offer the server had to decline
+            return cls(params)
+        raise ValueError("the response fits none of our offers")
+
+    def compress(self, data):
+        if self.comp is None or self.cnct:
+            # zlib cannot make an 8-bit window: Huffman only has no matches
+            huff = self.cbits == 8
+            self.comp = zlib.compressobj(6, zlib.DEFLATED, -max(self.cbits, 9), 8,
+                                         zlib.Z_HUFFMAN_ONLY if huff else
+                                         zlib.Z_DEFAULT_STRATEGY)
+        out = self.comp.compress(data) + self.comp.flush(zlib.Z_SYNC_FLUSH)
+        assert out.endswith(TAIL)
+        return out[:-4]
+
+    def decompress(self, data):
+        # exactly the agreed window: a server that exceeds it fails here
+        if self.decomp is None or self.snct:
+            self.decomp = zlib.decompressobj(-self.sbits)
+        return self.decomp.decompress(data + TAIL)
 
 
 def build_cases():
@@ -643,6 +813,132 @@ def build_cases():
                 fn, [], timeout=30.0)
 
 
+def pmd_payload(op, n, seed=0):
+    """A message of |n| bytes: JSON-like text, or binary that is half
+    repetitive and half noise."""
+    if op == OP_TEXT:
+        out, i = [], seed
+        while sum(len(x) for x in out) < n:
+            out.append('{"seq": %d, "user": "u%d", "text": "h\u00e9llo w\u00f6rld %d"}, '
+                       % (i, i % 97, i * 7919 % 1000))
+            i += 1
+        b = "".join(out).encode("utf-8")[:n]
+        # never cut inside a UTF-8 sequence
+        return b.decode("utf-8", "ignore").encode("utf-8").ljust(n, b" ")
+    x = (seed * 2654435761 + 1) & 0xffffffff
+    out = bytearray(n)
+    for i in range(n):
+        x = (x * 1103515245 + 12345) & 0xffffffff
+        out[i] = (x >> 16) & 0xff if (i // 64) % 2 else i & 0x0f
+    return bytes(out)
+
+
+PMD_SIZES = (16, 64, 256, 1024, 4096, 8192, 16384, 32768, 65536, 131072, 262144)
+PMD_DEFAULT_OFFER = ["permessage-deflate; client_max_window_bits"]
+
+
+def pmd_echo(op, n, count, frag=None, chop=None):
+    """Send |count| compressed messages of |n| bytes; expect their echoes."""
+    msgs = [pmd_payload(op, n, k) for k in range(count)]
+
+    def fn(r):
+        for m in msgs:
+            r.send_msg(op, m, frag=frag, chop=chop)
+    return fn, [M(op, m) for m in msgs]
+
+
+def build_deflate_cases():
+    # ---- 12 compressed echo: sizes x payload kinds x fragmentation
+    kinds = ((1, OP_TEXT, None, "text"), (2, OP_BINARY, None, "binary"),
+             (3, OP_TEXT, 1024, "text in 1 KiB fragments"),
+             (4, OP_BINARY, 256, "binary in 256-byte fragments"),
+             (5, OP_TEXT, 17, "text in 17-byte fragments"))
+    for sub, op, frag, kind in kinds:
+        for i, n in enumerate(PMD_SIZES, 1):
+            if frag == 17 and n > 16384:
+                continue
+            count = 10 if n <= 65536 else 3
+            fn, exp = pmd_echo(op, n, count, frag)
+            add("12.%d.%d" % (sub, i), "%d compressed %s messages of %d bytes"
+                % (count, kind, n), fn, exp, timeout=30.0, offer=PMD_DEFAULT_OFFER,
+                min_compressed=count if n >= 1024 else 0)
+    # one message written a byte at a time, and an empty compressed message
+    fn, exp = pmd_echo(OP_TEXT, 300, 2, 50, chop=OCTET)
+    add("12.6.1", "2 compressed text messages of 300 bytes in 50-byte fragments, "
+        "written one byte at a time", fn, exp, offer=PMD_DEFAULT_OFFER)
+    add("12.6.2", "empty compressed text message (payload 0x00)",
+        lambda r: r.send(F(OP_TEXT, b"\x00", rsv=4)), [M(OP_TEXT, b"")],
+        offer=PMD_DEFAULT_OFFER)
+    add("12.6.3", "compressed and uncompressed messages interleaved",
+        lambda r: [r.send_msg(OP_TEXT, pmd_payload(OP_TEXT, 2000, k), compress=k % 2 == 0)
+                   for k in range(6)],
+        [M(OP_TEXT, pmd_payload(OP_TEXT, 2000, k)) for k in range(6)],
+        offer=PMD_DEFAULT_OFFER)
+    add("12.6.4", "compressed text with a ping between its fragments",
+        lambda r: r.send(*pmd_split_with_ping(r, pmd_payload(OP_TEXT, 3000, 9))),
+        [P("between"), M(OP_TEXT, pmd_payload(OP_TEXT, 3000, 9))],
+        offer=PMD_DEFAULT_OFFER)
+    add("12.6.5", "RSV1 on a continuation frame of a compressed message",
+        lambda r: r.send(F(OP_TEXT, r.pmd.compress(b"Hello, world!")[:3], fin=False, rsv=4),
+                         F(OP_CONT, b"\x00", rsv=4)),
+        [], FAIL, offer=PMD_DEFAULT_OFFER)
+    add("12.6.6", "RSV1 on a ping", lambda r: r.send(F(OP_PING, b"x", rsv=4)), [], FAIL,
+        offer=PMD_DEFAULT_OFFER)
+    add("12.6.7", "compressed text that inflates to invalid UTF-8",
+        lambda r: r.send_msg(OP_TEXT, b"valid, then \xff invalid"), [], FAIL_UTF8,
+        offer=PMD_DEFAULT_OFFER)
+    add("12.6.8", "RSV1 data that is not DEFLATE",
+        lambda r: r.send(F(OP_BINARY, b"\xff\xff\xff\xff", rsv=4)), [], {1007, 1002},
+        offer=PMD_DEFAULT_OFFER)
+
+    # ---- 13 the same under each combination of negotiated parameters
+    combos = [
+        (["permessage-deflate"], None),
+        (["permessage-deflate; client_no_context_takeover"],
+         lambda p: None if p.cnct else "client_no_context_takeover not confirmed"),
+        (["permessage-deflate; server_no_context_takeover"],
+         lambda p: None if p.snct else "server_no_context_takeover not confirmed"),
+        (["permessage-deflate; server_max_window_bits=9"],
+         lambda p: None if p.sbits <= 9 else "window above 9"),
+        (["permessage-deflate; server_max_window_bits=15"], None),
+        (["permessage-deflate; client_max_window_bits=9"], None),
+        (["permessage-deflate; server_no_context_takeover; client_no_context_takeover; "
+          "server_max_window_bits=8; client_max_window_bits=8"],
+         lambda p: None if p.snct and p.cnct and p.sbits == 8 else "not all agreed"),
+        (["permessage-deflate; server_max_window_bits=10; client_max_window_bits; "
+          "client_no_context_takeover"],
+         lambda p: None if p.sbits <= 10 and p.cnct else "not all agreed"),
+        (["permessage-deflate; server_max_window_bits=16, permessage-deflate; "
+          "server_no_context_takeover; server_max_window_bits=12, permessage-deflate"],
+         lambda p: None if p.snct and p.sbits <= 12 else "the second offer was not chosen"),
+        (["x-webkit-deflate-frame", "permessage-deflate; mystery, "
+          "permessage-deflate; client_max_window_bits=12"],
+         None),
+    ]
+    sizes = (16, 256, 1024, 4096, 16384, 65536, 131072)
+    for sub, (offer, check) in enumerate(combos, 1):
+        desc = " / ".join(offer)
+        j = 0
+        for op in (OP_TEXT, OP_BINARY):
+            for n in sizes:
+                j += 1
+                count = 8 if n <= 16384 else 3
+                frag = None if j % 3 else 700
+                fn, exp = pmd_echo(op, n, count, frag)
+                add("13.%d.%d" % (sub, j), "offer [%s]: %d %s messages of %d bytes%s"
+                    % (desc, count, "text" if op == OP_TEXT else "binary", n,
+                       " in 700-byte fragments" if frag else ""),
+                    fn, exp, timeout=30.0, offer=offer, accept=check,
+                    min_compressed=count if n >= 1024 else 0)
+
+
+def pmd_split_with_ping(r, data):
+    z = r.pmd.compress(data)
+    h = len(z) // 2
+    return (F(OP_TEXT, z[:h], fin=False, rsv=4), F(OP_PING, b"between"),
+            F(OP_CONT, z[h:]))
+
+
 def utf8_sequences():
     """The UTF-8 decoder stress sequences (after Markus Kuhn's UTF-8 test
     file) grouped as in Autobahn's 6.5 .. 6.23; validity is computed with
@@ -719,6 +1015,7 @@ def utf8_sequences():
 
 
 build_cases()
+build_deflate_cases()
 
 
 # ---------------------------------------------------------------------------

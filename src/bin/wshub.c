@@ -1,0 +1,1684 @@
+/* wshub: the WebSocket client CLI: connect, sub, pub, send, test servers and bench. */
+#include "autoconf.h"
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "wshub/wshub.h"
+#include "proto/frame.h"
+#include "proto/handshake.h"
+#include "proto/http1.h"
+#include "proto/session.h"
+
+#define CLI_LINE_MAX		65536	/* one stdin line in connect */
+#define CLI_FILE_MAX		(256U << 20)	/* largest file for send */
+#define SRV_HEAD_MAX		8192	/* request head in the test servers */
+#define BENCH_PAYLOAD_HDR	32	/* 16 hex digits seq + 16 hex ns */
+#define BENCH_LAT_BUCKETS	100000	/* 1 us resolution up to 100 ms */
+
+/* Options every client command shares. */
+struct cli_opts {
+	const char	*headers[32];
+	int		 nheaders;
+	const char	*protos[8];
+	int		 nprotos;
+	const char	*ca, *cert, *key;
+	int		 no_verify_host;
+	enum wsh_http2	 http2;
+	int		 reconnect;
+	uint32_t	 bo_min, bo_max;
+	unsigned	 bo_jitter, bo_retries;
+	uint32_t	 ping_ms, pong_ms;
+	int		 deflate;
+	int		 pubsub;
+	int		 quiet;
+	int		 verbose;
+	long		 count;		/* exit after this many messages */
+	double		 timeout;	/* exit after this many seconds */
+	int		 binary;
+	size_t		 fragment;
+};
+
+static struct event_base *cli_base;
+static long	 cli_received;
+static long	 cli_count;	/* -n of connect */
+static int	 cli_status;
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: wshub [options] connect URL\n"
+	    "       wshub [options] sub URL [CHANNEL ...]\n"
+	    "       wshub [options] pub URL [CHANNEL] MESSAGE\n"
+	    "       wshub [options] send URL FILE\n"
+	    "       wshub echo-server [-a ADDR] [-p PORT]\n"
+	    "       wshub broadcast-server [-a ADDR] [-p PORT]\n"
+	    "       wshub bench fanout|echo|idle [bench options]\n"
+	    "options:\n"
+	    "  -H 'Name: value'      extra request header (repeatable)\n"
+	    "  -P PROTOCOL           offer a subprotocol (repeatable)\n"
+	    "  -j, --pubsub          speak wshub.v1: channels, seq, recovery\n"
+	    "  --ca SYSTEM|NONE|FILE trusted CAs (default SYSTEM)\n"
+	    "  --cert FILE --key FILE  client certificate\n"
+	    "  --no-verify-host      do not check the certificate's name\n"
+	    "  --http2 auto|never|prefer|require   HTTP/2 (RFC 8441) use\n"
+	    "  --no-reconnect        do not reconnect\n"
+	    "  --backoff MIN:MAX[:JITTER%%[:RETRIES]]  reconnect delays, ms\n"
+	    "  --ping MS [--pong-timeout MS]  heartbeat\n"
+	    "  --no-deflate          do not offer permessage-deflate\n"
+	    "  -b, --binary          send binary messages\n"
+	    "  --fragment N          send in fragments of N bytes\n"
+	    "  -n COUNT              exit after COUNT messages\n"
+	    "  -t SECONDS            exit after SECONDS\n"
+	    "  -q, -v                quieter, more verbose\n");
+	exit(2);
+}
+
+static void
+die(const char *fmt, ...)
+{
+	va_list	 ap;
+
+	fprintf(stderr, "wshub: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static double
+now_secs(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t
+now_ns(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Wall-clock time stamp for the interactive output. */
+static const char *
+stamp(void)
+{
+	static char	 buf[32];
+	struct timespec	 ts;
+	struct tm	 tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	localtime_r(&ts.tv_sec, &tm);
+	(void)snprintf(buf, sizeof(buf), "%02d:%02d:%02d.%03ld", tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+	return buf;
+}
+
+/* Print a payload: text as is, binary as a length and a hex prefix. */
+static void
+print_payload(FILE *f, const uint8_t *p, size_t len, int binary)
+{
+	size_t	 i;
+
+	if (!binary) {
+		fwrite(p, 1, len, f);
+		return;
+	}
+	fprintf(f, "[binary %zu bytes]", len);
+	for (i = 0; i < len && i < 32; i++)
+		fprintf(f, "%s%02x", i == 0 ? " " : "", p[i]);
+	if (len > 32)
+		fprintf(f, "...");
+}
+
+/* ------------------------------------------------------------------ */
+/* Options */
+
+enum {
+	OPT_CA = 256, OPT_CERT, OPT_KEY, OPT_NOVERIFY, OPT_HTTP2, OPT_NORECON,
+	OPT_BACKOFF, OPT_PING, OPT_PONG, OPT_NODEFLATE, OPT_FRAGMENT
+};
+
+static const struct option cli_longopts[] = {
+	{ "header", required_argument, NULL, 'H' },
+	{ "protocol", required_argument, NULL, 'P' },
+	{ "pubsub", no_argument, NULL, 'j' },
+	{ "ca", required_argument, NULL, OPT_CA },
+	{ "cert", required_argument, NULL, OPT_CERT },
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "no-verify-host", no_argument, NULL, OPT_NOVERIFY },
+	{ "http2", required_argument, NULL, OPT_HTTP2 },
+	{ "no-reconnect", no_argument, NULL, OPT_NORECON },
+	{ "backoff", required_argument, NULL, OPT_BACKOFF },
+	{ "ping", required_argument, NULL, OPT_PING },
+	{ "pong-timeout", required_argument, NULL, OPT_PONG },
+	{ "no-deflate", no_argument, NULL, OPT_NODEFLATE },
+	{ "binary", no_argument, NULL, 'b' },
+	{ "fragment", required_argument, NULL, OPT_FRAGMENT },
+	{ "count", required_argument, NULL, 'n' },
+	{ "timeout", required_argument, NULL, 't' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 }
+};
+
+static long
+parse_num(const char *s, long min, long max, const char *what)
+{
+	char	*end;
+	long	 v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || end == s || v < min || v > max)
+		die("bad %s: %s", what, s);
+	return v;
+}
+
+static int
+parse_opts(int argc, char **argv, struct cli_opts *o)
+{
+	char	*s, *tok, *save = NULL;
+	int	 ch, i;
+
+	memset(o, 0, sizeof(*o));
+	o->reconnect = 1;
+	o->deflate = 1;
+	o->bo_min = 100;
+	o->bo_max = 10000;
+	o->bo_jitter = 20;
+	optind = 1;
+	while ((ch = getopt_long(argc, argv, "+H:P:jbn:t:qvh", cli_longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'H':
+			if (o->nheaders == 32 || strchr(optarg, ':') == NULL)
+				die("bad or too many headers: %s", optarg);
+			o->headers[o->nheaders++] = optarg;
+			break;
+		case 'P':
+			if (o->nprotos == 8)
+				die("too many subprotocols");
+			o->protos[o->nprotos++] = optarg;
+			break;
+		case 'j':
+			o->pubsub = 1;
+			break;
+		case OPT_CA:
+			o->ca = optarg;
+			break;
+		case OPT_CERT:
+			o->cert = optarg;
+			break;
+		case OPT_KEY:
+			o->key = optarg;
+			break;
+		case OPT_NOVERIFY:
+			o->no_verify_host = 1;
+			break;
+		case OPT_HTTP2:
+			if (strcmp(optarg, "auto") == 0)
+				o->http2 = WSH_HTTP2_AUTO;
+			else if (strcmp(optarg, "never") == 0)
+				o->http2 = WSH_HTTP2_NEVER;
+			else if (strcmp(optarg, "prefer") == 0)
+				o->http2 = WSH_HTTP2_PREFER;
+			else if (strcmp(optarg, "require") == 0)
+				o->http2 = WSH_HTTP2_REQUIRE;
+			else
+				die("bad --http2: %s", optarg);
+			break;
+		case OPT_NORECON:
+			o->reconnect = 0;
+			break;
+		case OPT_BACKOFF:
+			if ((s = strdup(optarg)) == NULL)
+				die("out of memory");
+			for (i = 0, tok = strtok_r(s, ":", &save); tok != NULL;
+			    tok = strtok_r(NULL, ":", &save), i++) {
+				long v = parse_num(tok, 0, 86400000, "--backoff");
+
+				if (i == 0)
+					o->bo_min = (uint32_t)v;
+				else if (i == 1)
+					o->bo_max = (uint32_t)v;
+				else if (i == 2)
+					o->bo_jitter = (unsigned)v;
+				else if (i == 3)
+					o->bo_retries = (unsigned)v;
+			}
+			free(s);
+			break;
+		case OPT_PING:
+			o->ping_ms = (uint32_t)parse_num(optarg, 0, 86400000,
+			    "--ping");
+			break;
+		case OPT_PONG:
+			o->pong_ms = (uint32_t)parse_num(optarg, 0, 86400000,
+			    "--pong-timeout");
+			break;
+		case OPT_NODEFLATE:
+			o->deflate = 0;
+			break;
+		case 'b':
+			o->binary = 1;
+			break;
+		case OPT_FRAGMENT:
+			o->fragment = (size_t)parse_num(optarg, 1, LONG_MAX,
+			    "--fragment");
+			break;
+		case 'n':
+			o->count = parse_num(optarg, 1, LONG_MAX, "count");
+			break;
+		case 't':
+			o->timeout = strtod(optarg, NULL);
+			if (o->timeout <= 0)
+				die("bad timeout: %s", optarg);
+			break;
+		case 'q':
+			o->quiet = 1;
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		default:
+			usage();
+		}
+	}
+	return optind;
+}
+
+static struct wsh_client *
+client_make(const char *url, const struct cli_opts *o, wsh_event_cb cb,
+    void *arg)
+{
+	struct wsh_client	*c;
+	char			*cause = NULL, *name, *value;
+	int			 i;
+
+	if ((c = wsh_client_new(url, &cause)) == NULL)
+		die("%s", cause != NULL ? cause : "out of memory");
+	for (i = 0; i < o->nheaders; i++) {
+		if ((name = strdup(o->headers[i])) == NULL)
+			die("out of memory");
+		value = strchr(name, ':');
+		*value++ = '\0';
+		while (*value == ' ')
+			value++;
+		if (wsh_client_add_header(c, name, value) == -1)
+			die("bad header: %s", o->headers[i]);
+		free(name);
+	}
+	for (i = 0; i < o->nprotos; i++) {
+		if (wsh_client_add_subprotocol(c, o->protos[i]) == -1)
+			die("bad subprotocol: %s", o->protos[i]);
+	}
+	if (o->ca != NULL && wsh_client_set_tls_ca(c, o->ca) == -1)
+		die("out of memory");
+	if (o->cert != NULL && wsh_client_set_tls_cert(c, o->cert,
+	    o->key != NULL ? o->key : o->cert) == -1)
+		die("out of memory");
+	wsh_client_set_tls_verify_host(c, !o->no_verify_host);
+	wsh_client_set_http2(c, o->http2);
+	wsh_client_set_reconnect(c, o->reconnect);
+	wsh_client_set_backoff(c, o->bo_min, o->bo_max, o->bo_jitter,
+	    o->bo_retries);
+	wsh_client_set_ping(c, o->ping_ms, o->pong_ms);
+	wsh_client_set_deflate(c, o->deflate);
+	wsh_client_set_pubsub(c, o->pubsub);
+	wsh_client_set_callback(c, cb, arg);
+	if (wsh_client_attach(c, cli_base) == -1)
+		die("cannot attach the client");
+	return c;
+}
+
+static void
+cli_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	event_base_loopbreak(cli_base);
+}
+
+static void
+cli_signal_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wsh_client	*c = arg;
+
+	/* The first signal closes politely; a second one quits at once. */
+	if (c == NULL || wsh_client_ready_state(c) != WSH_STATE_OPEN ||
+	    wsh_client_close(c, WSH_CLOSE_NORMAL, "bye") == -1)
+		event_base_loopbreak(cli_base);
+}
+
+static void
+cli_loop_setup(struct wsh_client *c, const struct cli_opts *o)
+{
+	struct event	*ev;
+	struct timeval	 tv;
+
+	ev = evsignal_new(cli_base, SIGINT, cli_signal_cb, c);
+	event_add(ev, NULL);
+	ev = evsignal_new(cli_base, SIGTERM, cli_signal_cb, c);
+	event_add(ev, NULL);
+	if (o->timeout > 0) {
+		tv.tv_sec = (time_t)o->timeout;
+		tv.tv_usec = (suseconds_t)((o->timeout - (double)tv.tv_sec) *
+		    1e6);
+		ev = evtimer_new(cli_base, cli_timeout_cb, NULL);
+		event_add(ev, &tv);
+	}
+}
+
+static void
+print_stats(struct wsh_client *c)
+{
+	fprintf(stderr, "# stats: sent %" PRIu64 " msgs %" PRIu64 " bytes %"
+	    PRIu64 " us; received %" PRIu64 " msgs %" PRIu64 " bytes %" PRIu64
+	    " us; %" PRIu64 " connects\n",
+	    wsh_client_stat(c, WSH_STAT_MSGS_SENT),
+	    wsh_client_stat(c, WSH_STAT_BYTES_SENT),
+	    wsh_client_stat(c, WSH_STAT_US_SENT),
+	    wsh_client_stat(c, WSH_STAT_MSGS_RECV),
+	    wsh_client_stat(c, WSH_STAT_BYTES_RECV),
+	    wsh_client_stat(c, WSH_STAT_US_RECV),
+	    wsh_client_stat(c, WSH_STAT_CONNECTS));
+}
+
+/* ------------------------------------------------------------------ */
+/* connect, sub: events printed */
+
+struct cli_run {
+	struct cli_opts	*o;
+	struct event	*input;		/* stdin, read while open */
+	int		 interactive;
+	int		 sub;
+	char		**channels;
+	int		 nchannels;
+};
+
+static void
+cli_event(struct wsh_client *c, const struct wsh_event *ev, void *arg)
+{
+	struct cli_run	*r = arg;
+	const char	*name, *value, *proto;
+	size_t		 i;
+	FILE		*info = r->sub ? stderr : stdout;
+	int		 k;
+
+	switch (wsh_event_type(ev)) {
+	case WSH_EV_OPEN:
+		proto = wsh_event_subprotocol(ev);
+		if (!r->o->quiet) {
+			fprintf(info, "[%s] connected to %s (%s%s%s)\n", stamp(),
+			    wsh_client_url(c), wsh_event_protocol(ev),
+			    proto != NULL ? ", subprotocol " : "",
+			    proto != NULL ? proto : "");
+			if (wsh_client_extensions(c) != NULL)
+				fprintf(info, "[%s] extensions: %s\n", stamp(),
+				    wsh_client_extensions(c));
+		}
+		if (r->o->verbose) {
+			for (i = 0; wsh_event_header_at(ev, i, &name, &value) ==
+			    0; i++)
+				fprintf(info, "  %s: %s\n", name, value);
+		}
+		for (k = 0; k < r->nchannels; k++)
+			(void)wsh_client_subscribe(c, r->channels[k]);
+		if (r->input != NULL)
+			event_add(r->input, NULL);
+		break;
+	case WSH_EV_MESSAGE:
+		cli_received++;
+		if (r->sub) {
+			if (r->o->verbose && wsh_event_channel(ev) != NULL)
+				printf("%s %" PRIu64 " ", wsh_event_channel(ev),
+				    wsh_event_seq(ev));
+			print_payload(stdout, wsh_event_data(ev),
+			    wsh_event_len(ev), wsh_event_is_binary(ev));
+			putchar('\n');
+		} else {
+			printf("[%s] < ", stamp());
+			if (wsh_event_channel(ev) != NULL)
+				printf("%s:%" PRIu64 " ", wsh_event_channel(ev),
+				    wsh_event_seq(ev));
+			print_payload(stdout, wsh_event_data(ev),
+			    wsh_event_len(ev), wsh_event_is_binary(ev));
+			putchar('\n');
+		}
+		fflush(stdout);
+		if (r->o->count > 0 && cli_received >= r->o->count)
+			(void)wsh_client_close(c, WSH_CLOSE_NORMAL, NULL);
+		break;
+	case WSH_EV_REPLY:
+		if (r->o->verbose || !r->sub) {
+			fprintf(info, "[%s] %s: ", stamp(), wsh_event_op(ev));
+			print_payload(info, wsh_event_data(ev),
+			    wsh_event_len(ev), 0);
+			fputc('\n', info);
+		}
+		break;
+	case WSH_EV_PING:
+	case WSH_EV_PONG:
+		if (!r->o->quiet)
+			fprintf(info, "[%s] %s (%zu bytes)\n", stamp(),
+			    wsh_event_type(ev) == WSH_EV_PING ? "ping" : "pong",
+			    wsh_event_len(ev));
+		break;
+	case WSH_EV_CLOSE:
+		if (r->input != NULL)
+			event_del(r->input);
+		if (!r->o->quiet)
+			fprintf(info, "[%s] closed: code %u%s%s%s%s\n", stamp(),
+			    wsh_event_close_code(ev),
+			    *wsh_event_reason(ev) != '\0' ? ", reason: " : "",
+			    wsh_event_reason(ev),
+			    wsh_event_close_local(ev) ? " (by us)" : "",
+			    wsh_event_wait_ms(ev) != 0 ? "; reconnecting" : "");
+		if (wsh_event_close_local(ev) || !r->o->reconnect)
+			event_base_loopbreak(cli_base);
+		break;
+	case WSH_EV_ERROR:
+		fprintf(stderr, "[%s] error: %s", stamp(), wsh_event_reason(ev));
+		if (wsh_event_http_status(ev) != 0)
+			fprintf(stderr, " (HTTP %d)", wsh_event_http_status(ev));
+		fprintf(stderr, "; retries %u, next in %u ms\n",
+		    wsh_event_retries(ev), wsh_event_wait_ms(ev));
+		if (wsh_event_wait_ms(ev) == 0 &&
+		    wsh_client_ready_state(c) == WSH_STATE_CLOSED) {
+			cli_status = 1;
+			event_base_loopbreak(cli_base);
+		}
+		break;
+	}
+}
+
+/* Interactive input: a line is a message; "/cmd" lines are commands. */
+static void
+cli_stdin_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wsh_client	*c = arg;
+	static char		 line[CLI_LINE_MAX];
+	static size_t		 have;
+	ssize_t			 n;
+	char			*nl, *p;
+	size_t			 len, used;
+
+	n = read(fd, line + have, sizeof(line) - have);
+	if (n <= 0) {
+		/*
+		 * End of input: close and let the close event end the loop,
+		 * unless -n asks to wait for that many messages first.
+		 */
+		event_del(event_base_get_running_event(cli_base));
+		if (cli_count > 0)
+			return;
+		if (wsh_client_close(c, WSH_CLOSE_NORMAL, NULL) == -1 ||
+		    wsh_client_ready_state(c) == WSH_STATE_CLOSED)
+			event_base_loopbreak(cli_base);
+		return;
+	}
+	have += (size_t)n;
+	while ((nl = memchr(line, '\n', have)) != NULL) {
+		*nl = '\0';
+		len = (size_t)(nl - line);
+		used = len + 1;
+		if (len > 0 && line[len - 1] == '\r')
+			line[--len] = '\0';
+		if (strncmp(line, "/ping", 5) == 0) {
+			p = line + 5 + (line[5] == ' ');
+			if (wsh_client_ping(c, p, strlen(p)) == -1)
+				fprintf(stderr, "ping failed\n");
+		} else if (strncmp(line, "/pong", 5) == 0) {
+			p = line + 5 + (line[5] == ' ');
+			if (wsh_client_pong(c, p, strlen(p)) == -1)
+				fprintf(stderr, "pong failed\n");
+		} else if (strncmp(line, "/close", 6) == 0) {
+			unsigned code = (unsigned)strtoul(line + 6, &p, 10);
+
+			while (*p == ' ')
+				p++;
+			if (wsh_client_close(c, (uint16_t)(code != 0 ? code :
+			    1000), *p != '\0' ? p : NULL) == -1)
+				fprintf(stderr, "close failed\n");
+		} else if (strncmp(line, "/sub ", 5) == 0) {
+			if (wsh_client_subscribe(c, line + 5) == -1)
+				fprintf(stderr, "subscribe failed\n");
+		} else if (strncmp(line, "/pub ", 5) == 0 &&
+		    (p = strchr(line + 5, ' ')) != NULL) {
+			*p++ = '\0';
+			if (wsh_client_publish(c, line + 5, p, strlen(p), 0) ==
+			    -1)
+				fprintf(stderr, "publish failed\n");
+		} else if (strcmp(line, "/stats") == 0) {
+			print_stats(c);
+		} else if (strcmp(line, "/quit") == 0) {
+			event_base_loopbreak(cli_base);
+		} else if (wsh_client_send_text(c, line, len) == -1)
+			fprintf(stderr, "[%s] not sent: connection is %s\n",
+			    stamp(), wsh_ready_state_name(
+			    wsh_client_ready_state(c)));
+		have -= used;
+		memmove(line, line + used, have);
+	}
+	if (have == sizeof(line))
+		have = 0;	/* an overlong line is dropped */
+}
+
+static int
+cmd_connect(int argc, char **argv, int sub)
+{
+	struct cli_opts		 o;
+	struct cli_run		 r;
+	struct wsh_client	*c;
+	struct event		*ev = NULL;
+	int			 i;
+
+	i = parse_opts(argc, argv, &o);
+	if (argc - i < 1)
+		usage();
+	memset(&r, 0, sizeof(r));
+	r.o = &o;
+	r.sub = sub;
+	if (sub && argc - i > 1) {
+		r.channels = argv + i + 1;
+		r.nchannels = argc - i - 1;
+		o.pubsub = 1;
+	}
+	cli_count = o.count;
+	c = client_make(argv[i], &o, cli_event, &r);
+	cli_loop_setup(c, &o);
+	if (!sub) {
+		ev = event_new(cli_base, STDIN_FILENO, EV_READ | EV_PERSIST,
+		    cli_stdin_cb, c);
+		r.input = ev;
+	}
+	if (wsh_client_connect(c) == -1)
+		die("cannot connect");
+	event_base_dispatch(cli_base);
+	if (o.verbose)
+		print_stats(c);
+	if (ev != NULL)
+		event_free(ev);
+	wsh_client_free(c);
+	return cli_status;
+}
+
+/* ------------------------------------------------------------------ */
+/* pub, send */
+
+struct cli_once {
+	struct cli_opts	*o;
+	const char	*channel;
+	const uint8_t	*data;
+	size_t		 len;
+	int		 sent;
+};
+
+static void
+cli_send_all(struct wsh_client *c, struct cli_once *s)
+{
+	size_t	 off, n;
+	int	 rc = 0;
+
+	if (s->channel != NULL)
+		rc = wsh_client_publish(c, s->channel, s->data, s->len,
+		    s->o->binary);
+	else if (s->o->fragment > 0 && s->len > s->o->fragment) {
+		for (off = 0; off < s->len && rc == 0; off += n) {
+			n = s->len - off < s->o->fragment ? s->len - off :
+			    s->o->fragment;
+			rc = wsh_client_send_fragment(c, s->o->binary,
+			    s->data + off, n, off + n == s->len);
+		}
+	} else if (s->o->binary)
+		rc = wsh_client_send_binary(c, s->data, s->len);
+	else
+		rc = wsh_client_send_text(c, s->data, s->len);
+	if (rc == -1) {
+		fprintf(stderr, "wshub: send failed\n");
+		cli_status = 1;
+	}
+	s->sent = 1;
+	/* A publish waits for its ack; a plain send closes right away. */
+	if (s->channel == NULL || rc == -1)
+		(void)wsh_client_close(c, WSH_CLOSE_NORMAL, NULL);
+}
+
+static void
+cli_once_event(struct wsh_client *c, const struct wsh_event *ev, void *arg)
+{
+	struct cli_once	*s = arg;
+
+	switch (wsh_event_type(ev)) {
+	case WSH_EV_OPEN:
+		if (s->channel != NULL && (wsh_event_subprotocol(ev) == NULL ||
+		    strcmp(wsh_event_subprotocol(ev), "wshub.v1") != 0)) {
+			fprintf(stderr, "wshub: the server did not accept "
+			    "wshub.v1\n");
+			cli_status = 1;
+			(void)wsh_client_close(c, WSH_CLOSE_NORMAL, NULL);
+			break;
+		}
+		if (!s->sent)
+			cli_send_all(c, s);
+		break;
+	case WSH_EV_REPLY:
+		if (!s->o->quiet) {
+			print_payload(stdout, wsh_event_data(ev),
+			    wsh_event_len(ev), 0);
+			putchar('\n');
+		}
+		if (strcmp(wsh_event_op(ev), "error") == 0)
+			cli_status = 1;
+		if (strcmp(wsh_event_op(ev), "ack") == 0 ||
+		    strcmp(wsh_event_op(ev), "error") == 0)
+			(void)wsh_client_close(c, WSH_CLOSE_NORMAL, NULL);
+		break;
+	case WSH_EV_CLOSE:
+		if (!s->sent)
+			cli_status = 1;
+		event_base_loopbreak(cli_base);
+		break;
+	case WSH_EV_ERROR:
+		fprintf(stderr, "wshub: %s", wsh_event_reason(ev));
+		if (wsh_event_http_status(ev) != 0)
+			fprintf(stderr, " (HTTP %d)", wsh_event_http_status(ev));
+		fputc('\n', stderr);
+		if (wsh_event_wait_ms(ev) == 0) {
+			cli_status = 1;
+			event_base_loopbreak(cli_base);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/* POST |body| to an http:// URL: the daemon's HTTP API publish. */
+static int
+cli_http_post(const char *url, const struct cli_opts *o, const void *body,
+    size_t len)
+{
+	struct addrinfo	 hints, *ai, *a;
+	char		 host[256], port[8] = "80", path[4096], buf[8192];
+	const char	*p, *hend, *slash;
+	ssize_t		 n;
+	size_t		 got = 0;
+	int		 fd = -1, i, status;
+
+	if (strncmp(url, "http://", 7) != 0)
+		die("only http:// URLs can be posted to (got %s)", url);
+	p = url + 7;
+	slash = strchr(p, '/');
+	hend = slash != NULL ? slash : p + strlen(p);
+	(void)snprintf(path, sizeof(path), "%s", slash != NULL ? slash : "/");
+	if ((size_t)(hend - p) >= sizeof(host))
+		die("host too long");
+	memcpy(host, p, (size_t)(hend - p));
+	host[hend - p] = '\0';
+	if ((p = strrchr(host, ':')) != NULL && strchr(host, ']') < p) {
+		(void)snprintf(port, sizeof(port), "%s", p + 1);
+		host[p - host] = '\0';
+	}
+	memmove(host, host + (host[0] == '['), strlen(host) + 1);
+	if (host[0] != '\0' && host[strlen(host) - 1] == ']')
+		host[strlen(host) - 1] = '\0';
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	if ((i = getaddrinfo(host, port, &hints, &ai)) != 0)
+		die("%s: %s", host, gai_strerror(i));
+	for (a = ai; a != NULL; a = a->ai_next) {
+		if ((fd = socket(a->ai_family, a->ai_socktype, 0)) == -1)
+			continue;
+		if (connect(fd, a->ai_addr, a->ai_addrlen) == 0)
+			break;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(ai);
+	if (fd == -1)
+		die("cannot connect to %s:%s: %s", host, port, strerror(errno));
+	n = snprintf(buf, sizeof(buf), "POST %s HTTP/1.1\r\nHost: %s:%s\r\n"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\nConnection: close\r\n",
+	    path, host, port, o->binary ? "application/octet-stream" :
+	    "text/plain; charset=utf-8", len);
+	for (i = 0; i < o->nheaders; i++)
+		n += snprintf(buf + n, sizeof(buf) - (size_t)n, "%s\r\n",
+		    o->headers[i]);
+	n += snprintf(buf + n, sizeof(buf) - (size_t)n, "\r\n");
+	if (write(fd, buf, (size_t)n) != n ||
+	    (len > 0 && write(fd, body, len) != (ssize_t)len))
+		die("write: %s", strerror(errno));
+	while (got < sizeof(buf) - 1 &&
+	    (n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	buf[got] = '\0';
+	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
+		die("no HTTP response");
+	if ((p = strstr(buf, "\r\n\r\n")) != NULL && !o->quiet)
+		printf("%s%s", p + 4, p[4] != '\0' &&
+		    buf[got - 1] != '\n' ? "\n" : "");
+	if (status < 200 || status > 299) {
+		fprintf(stderr, "wshub: HTTP %d\n", status);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+cmd_pub_send(int argc, char **argv, int is_send)
+{
+	struct cli_opts		 o;
+	struct cli_once		 s;
+	struct wsh_client	*c;
+	struct stat		 st;
+	uint8_t			*file = NULL;
+	FILE			*f;
+	int			 i;
+
+	i = parse_opts(argc, argv, &o);
+	memset(&s, 0, sizeof(s));
+	s.o = &o;
+	if (is_send) {
+		if (argc - i != 2)
+			usage();
+		if ((f = fopen(argv[i + 1], "rb")) == NULL ||
+		    fstat(fileno(f), &st) == -1)
+			die("%s: %s", argv[i + 1], strerror(errno));
+		if ((uint64_t)st.st_size > CLI_FILE_MAX)
+			die("%s: larger than %u bytes", argv[i + 1],
+			    CLI_FILE_MAX);
+		if ((file = malloc((size_t)st.st_size + 1)) == NULL)
+			die("out of memory");
+		if (fread(file, 1, (size_t)st.st_size, f) !=
+		    (size_t)st.st_size)
+			die("%s: short read", argv[i + 1]);
+		fclose(f);
+		s.data = file;
+		s.len = (size_t)st.st_size;
+	} else if (argc - i == 2) {
+		s.data = (const uint8_t *)argv[i + 1];
+		s.len = strlen(argv[i + 1]);
+	} else if (argc - i == 3) {
+		s.channel = argv[i + 1];
+		s.data = (const uint8_t *)argv[i + 2];
+		s.len = strlen(argv[i + 2]);
+		o.pubsub = 1;
+	} else
+		usage();
+	if (!is_send && strncmp(argv[i], "http://", 7) == 0) {
+		if (s.channel != NULL)
+			die("the HTTP form takes the channel in the URL");
+		return cli_http_post(argv[i], &o, s.data, s.len);
+	}
+	o.reconnect = 0;
+	if (o.timeout == 0)
+		o.timeout = 30;
+	c = client_make(argv[i], &o, cli_once_event, &s);
+	cli_loop_setup(c, &o);
+	if (wsh_client_connect(c) == -1)
+		die("cannot connect");
+	event_base_dispatch(cli_base);
+	if (!s.sent)
+		cli_status = 1;
+	if (o.verbose)
+		print_stats(c);
+	wsh_client_free(c);
+	free(file);
+	return cli_status;
+}
+
+/* ------------------------------------------------------------------ */
+/* echo-server, broadcast-server: small servers on the protocol core */
+
+struct srv;
+
+struct srv_conn {
+	struct srv		*srv;
+	struct srv_conn		*next, *prev;
+	struct bufferevent	*bev;
+	int			 open;
+	struct ws_session	 ws;
+};
+
+struct srv {
+	int			 broadcast;
+	struct srv_conn		*conns;
+	unsigned long		 nconns;
+};
+
+static void
+srv_conn_free(struct srv_conn *sc)
+{
+	if (sc->prev != NULL)
+		sc->prev->next = sc->next;
+	else
+		sc->srv->conns = sc->next;
+	if (sc->next != NULL)
+		sc->next->prev = sc->prev;
+	if (sc->open)
+		ws_session_reset(&sc->ws);
+	bufferevent_free(sc->bev);
+	sc->srv->nconns--;
+	free(sc);
+}
+
+static void
+srv_frame(struct srv_conn *sc, unsigned opcode, const uint8_t *data,
+    size_t len)
+{
+	uint8_t	 hdr[WS_HEADER_MAX];
+	size_t	 n;
+
+	n = ws_frame_header_encode(hdr, 1, 0, opcode, len, NULL);
+	bufferevent_write(sc->bev, hdr, n);
+	if (len > 0)
+		bufferevent_write(sc->bev, data, len);
+}
+
+static void
+srv_send_control(void *arg, unsigned opcode, const uint8_t *data, size_t len)
+{
+	srv_frame(arg, opcode, data, len);
+}
+
+static int
+srv_on_message(void *arg, unsigned opcode, uint8_t *data, size_t len)
+{
+	struct srv_conn	*sc = arg, *o;
+
+	if (!sc->srv->broadcast) {
+		srv_frame(sc, opcode, data, len);
+		return 0;
+	}
+	for (o = sc->srv->conns; o != NULL; o = o->next) {
+		if (o->open && ws_session_can_send(&o->ws))
+			srv_frame(o, opcode, data, len);
+	}
+	return 0;
+}
+
+static const struct ws_session_callbacks srv_session_cb = {
+	.on_message = srv_on_message,
+	.send_control = srv_send_control
+};
+
+static void
+srv_http_error(struct srv_conn *sc, int status, const char *why)
+{
+	struct evbuffer	*out = bufferevent_get_output(sc->bev);
+
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
+	    "Content-Length: %zu\r\nConnection: close\r\n%s\r\n%s\n", status,
+	    http_status_text(status), strlen(why) + 1, status == 426 ?
+	    "Sec-WebSocket-Version: 13\r\n" : "", why);
+	sc->open = -1;
+}
+
+static void
+srv_handshake(struct srv_conn *sc, struct evbuffer *in)
+{
+	static struct http_request	 req;
+	struct http_limits		 lim = { SRV_HEAD_MAX, 64 };
+	struct ws_upgrade		 up;
+	struct ws_session_config	 cfg;
+	struct http_str			 elem;
+	const char			*reason;
+	char				 accept[WS_KEY_ACCEPT_LEN + 1];
+	char				 proto[128] = "";
+	size_t				 n = evbuffer_get_length(in), pos = 0;
+	int				 rc, status;
+
+	if (n > SRV_HEAD_MAX)
+		n = SRV_HEAD_MAX;
+	rc = http_parse_request((const char *)evbuffer_pullup(in,
+	    (ev_ssize_t)n), n, &lim, &req, &reason);
+	if (rc == 0)
+		return;
+	if (rc < 0) {
+		srv_http_error(sc, -rc, reason);
+		return;
+	}
+	if ((status = ws_handshake_check(&req, &up, &reason)) != 0) {
+		srv_http_error(sc, status, reason);
+		return;
+	}
+	if (ws_accept_key(up.key.p, up.key.len, accept) == -1) {
+		srv_http_error(sc, 500, "cannot hash the key");
+		return;
+	}
+	/* Agree to the client's first subprotocol, if any. */
+	if (http_list_next(up.protocols, &pos, &elem) &&
+	    elem.len < sizeof(proto))
+		(void)snprintf(proto, sizeof(proto), "%.*s", (int)elem.len,
+		    elem.p);
+	evbuffer_add_printf(bufferevent_get_output(sc->bev),
+	    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+	    "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s%s%s\r\n",
+	    accept, proto[0] != '\0' ? "Sec-WebSocket-Protocol: " : "", proto,
+	    proto[0] != '\0' ? "\r\n" : "");
+	evbuffer_drain(in, (size_t)rc);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.role = WS_ROLE_SERVER;
+	cfg.max_message_size = 64ULL << 20;
+	cfg.auto_pong = 1;
+	ws_session_init(&sc->ws, &cfg, &srv_session_cb, sc);
+	sc->open = 1;
+}
+
+static void
+srv_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct srv_conn	*sc = arg;
+	struct evbuffer	*in = bufferevent_get_input(bev);
+	size_t		 n;
+
+	if (sc->open == 0)
+		srv_handshake(sc, in);
+	if (sc->open == -1) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	while (sc->open == 1 && (n = evbuffer_get_contiguous_space(in)) > 0) {
+		if (ws_session_feed(&sc->ws, evbuffer_pullup(in,
+		    (ev_ssize_t)n), n) == -1 && sc->ws.err_code != 0) {
+			(void)ws_session_close(&sc->ws, sc->ws.err_code,
+			    sc->ws.err_reason);
+			sc->open = -1;
+		}
+		evbuffer_drain(in, n);
+		if (sc->ws.state == WS_SS_CLOSE_RECEIVED ||
+		    sc->ws.state == WS_SS_CLOSED)
+			sc->open = -1;
+	}
+	if (sc->open == -1)
+		evbuffer_drain(in, evbuffer_get_length(in));
+}
+
+static void
+srv_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct srv_conn	*sc = arg;
+
+	/* After a close or an error response, end once it is written. */
+	if (sc->open == -1)
+		srv_conn_free(sc);
+}
+
+static void
+srv_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		srv_conn_free(arg);
+}
+
+static void
+srv_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct srv	*srv = arg;
+	struct srv_conn	*sc;
+	int		 one = 1;
+
+	if ((sc = calloc(1, sizeof(*sc))) == NULL) {
+		close(fd);
+		return;
+	}
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	sc->srv = srv;
+	sc->bev = bufferevent_socket_new(cli_base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (sc->bev == NULL) {
+		close(fd);
+		free(sc);
+		return;
+	}
+	sc->next = srv->conns;
+	if (srv->conns != NULL)
+		srv->conns->prev = sc;
+	srv->conns = sc;
+	srv->nconns++;
+	bufferevent_setcb(sc->bev, srv_read_cb, srv_write_cb, srv_event_cb, sc);
+	bufferevent_enable(sc->bev, EV_READ | EV_WRITE);
+}
+
+static int
+cmd_server(int argc, char **argv, int broadcast)
+{
+	struct evconnlistener	*l;
+	struct addrinfo		 hints, *ai;
+	struct srv		 srv;
+	struct event		*ev;
+	const char		*addr = "127.0.0.1", *port = "8008";
+	int			 ch, rc;
+
+	optind = 1;
+	while ((ch = getopt(argc, argv, "a:p:")) != -1) {
+		switch (ch) {
+		case 'a':
+			addr = optarg;
+			break;
+		case 'p':
+			port = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	if ((rc = getaddrinfo(addr, port, &hints, &ai)) != 0)
+		die("%s: %s", addr, gai_strerror(rc));
+	memset(&srv, 0, sizeof(srv));
+	srv.broadcast = broadcast;
+	l = evconnlistener_new_bind(cli_base, srv_accept_cb, &srv,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024, ai->ai_addr,
+	    (int)ai->ai_addrlen);
+	freeaddrinfo(ai);
+	if (l == NULL)
+		die("cannot listen on %s port %s: %s", addr, port,
+		    strerror(errno));
+	ev = evsignal_new(cli_base, SIGINT, cli_signal_cb, NULL);
+	event_add(ev, NULL);
+	ev = evsignal_new(cli_base, SIGTERM, cli_signal_cb, NULL);
+	event_add(ev, NULL);
+	fprintf(stderr, "wshub: %s server listening on %s port %s\n",
+	    broadcast ? "broadcast" : "echo", addr, port);
+	event_base_dispatch(cli_base);
+	while (srv.conns != NULL)
+		srv_conn_free(srv.conns);
+	evconnlistener_free(l);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* bench */
+
+struct bench;
+
+struct bench_peer {
+	struct bench		*b;
+	struct wsh_client	*c;
+	int			 pub;
+	int			 open;
+	uint64_t		 expect;	/* next sequence number */
+	uint64_t		 seen;		/* bit k: expect-1-k arrived */
+	uint64_t		 outstanding;	/* echo: sent, not back */
+	uint64_t		 next_seq;	/* echo: per connection */
+};
+
+struct bench {
+	const char	*mode;
+	const char	*sub_url, *pub_url;
+	long		 n;
+	size_t		 size;
+	long		 window;
+	double		 duration, warmup, hold;
+	pid_t		 pid;
+	int		 json;
+	const char	*label;
+	struct cli_opts	 o;
+
+	struct bench_peer *peers;
+	struct bench_peer  pubp;
+	long		 opened, failed;
+	uint64_t	 published, next_seq, completed;
+	uint32_t	*pending;	/* deliveries still due per seq, ring */
+	size_t		 ring;
+	int		 measuring;
+	double		 t_measure, t_end;
+	uint64_t	 delivered, delivered_m, lost, dup, reord;
+	uint64_t	*lat;		/* histogram, 1 us buckets */
+	uint64_t	 lat_over, lat_n;
+	double		 lat_max;
+	uint8_t		*payload;
+	struct event	*tick;
+};
+
+static void
+hex16(char *p, uint64_t v)
+{
+	static const char	 d[] = "0123456789abcdef";
+	int			 i;
+
+	for (i = 15; i >= 0; i--, v >>= 4)
+		p[i] = d[v & 15];
+}
+
+static uint64_t
+unhex16(const uint8_t *p)
+{
+	uint64_t	 v = 0;
+	int		 i;
+
+	for (i = 0; i < 16; i++) {
+		v <<= 4;
+		if (p[i] >= '0' && p[i] <= '9')
+			v |= (uint64_t)(p[i] - '0');
+		else if (p[i] >= 'a' && p[i] <= 'f')
+			v |= (uint64_t)(p[i] - 'a' + 10);
+	}
+	return v;
+}
+
+static void
+bench_lat_add(struct bench *b, double us)
+{
+	if (us < 0)
+		us = 0;
+	if (us < BENCH_LAT_BUCKETS)
+		b->lat[(size_t)us]++;
+	else
+		b->lat_over++;
+	if (us > b->lat_max)
+		b->lat_max = us;
+	b->lat_n++;
+}
+
+static double
+bench_lat_pct(const struct bench *b, double q)
+{
+	uint64_t	 want = (uint64_t)ceil(q * (double)b->lat_n), acc = 0;
+	size_t		 i;
+
+	if (b->lat_n == 0)
+		return 0;
+	if (want == 0)
+		want = 1;
+	for (i = 0; i < BENCH_LAT_BUCKETS; i++) {
+		acc += b->lat[i];
+		if (acc >= want)
+			return (double)i;
+	}
+	return b->lat_max;
+}
+
+/* Publish (fanout) or send (echo) one message stamped with seq and time. */
+static int
+bench_send(struct bench *b, struct bench_peer *p, uint64_t seq)
+{
+	hex16((char *)b->payload, seq);
+	hex16((char *)b->payload + 16, now_ns());
+	return wsh_client_send_text(p->c, b->payload, b->size);
+}
+
+static void
+bench_publish_more(struct bench *b)
+{
+	while (b->pubp.open && b->next_seq - b->completed <= (uint64_t)b->window &&
+	    b->t_end > now_secs()) {
+		b->pending[b->next_seq % b->ring] = (uint32_t)b->opened;
+		if (bench_send(b, &b->pubp, b->next_seq) == -1)
+			break;
+		b->next_seq++;
+		b->published++;
+	}
+}
+
+/* Order bookkeeping of one subscriber: lost, duplicate, reordered. */
+static void
+bench_order(struct bench *b, struct bench_peer *p, uint64_t seq)
+{
+	uint64_t	 back;
+
+	if (seq == p->expect) {
+		p->seen = (p->seen << 1) | 1;
+		p->expect++;
+	} else if (seq > p->expect) {
+		back = seq - p->expect;
+		b->lost += back;
+		p->seen = back >= 63 ? 1 : ((p->seen << (back + 1)) | 1);
+		p->expect = seq + 1;
+	} else {
+		back = p->expect - 1 - seq;
+		if (back < 64 && (p->seen >> back) & 1)
+			b->dup++;
+		else {
+			b->reord++;
+			if (b->lost > 0)
+				b->lost--;
+			if (back < 64)
+				p->seen |= 1ULL << back;
+		}
+	}
+}
+
+static void
+bench_event(struct wsh_client *c, const struct wsh_event *ev, void *arg)
+{
+	struct bench_peer	*p = arg;
+	struct bench		*b = p->b;
+	const uint8_t		*d;
+	uint64_t		 seq, ts;
+	double			 lat;
+
+	switch (wsh_event_type(ev)) {
+	case WSH_EV_OPEN:
+		p->open = 1;
+		b->opened++;
+		break;
+	case WSH_EV_ERROR:
+	case WSH_EV_CLOSE:
+		if (p->open)
+			b->opened--;
+		else
+			b->failed++;
+		p->open = 0;
+		if (!b->o.quiet && b->failed < 5 &&
+		    wsh_event_type(ev) == WSH_EV_ERROR)
+			fprintf(stderr, "wshub bench: %s\n",
+			    wsh_event_reason(ev));
+		break;
+	case WSH_EV_MESSAGE:
+		if (p->pub || wsh_event_len(ev) < BENCH_PAYLOAD_HDR)
+			break;
+		d = wsh_event_data(ev);
+		seq = unhex16(d);
+		ts = unhex16(d + 16);
+		lat = (double)(now_ns() - ts) / 1000.0;
+		b->delivered++;
+		if (b->measuring) {
+			b->delivered_m++;
+			bench_lat_add(b, lat);
+		}
+		if (strcmp(b->mode, "echo") == 0) {
+			p->outstanding--;
+			if (b->t_end > now_secs() &&
+			    bench_send(b, p, p->next_seq++) == 0)
+				p->outstanding++;
+			break;
+		}
+		bench_order(b, p, seq);
+		if (seq < b->next_seq && b->next_seq - seq <= b->ring &&
+		    b->pending[seq % b->ring] > 0 &&
+		    --b->pending[seq % b->ring] == 0) {
+			while (b->completed < b->next_seq &&
+			    b->pending[b->completed % b->ring] == 0)
+				b->completed++;
+			bench_publish_more(b);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+static long
+proc_rss_kb(pid_t pid)
+{
+	char	 path[64], line[256];
+	FILE	*f;
+	long	 kb = -1;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kb = strtol(line + 6, NULL, 10);
+	}
+	fclose(f);
+	return kb;
+}
+
+/* Run the loop until |pred| holds or |secs| pass. */
+static void
+bench_run_until(struct bench *b, double secs, int (*pred)(struct bench *))
+{
+	double	 end = now_secs() + secs;
+
+	while (now_secs() < end && (pred == NULL || !pred(b)))
+		event_base_loop(cli_base, EVLOOP_ONCE);
+}
+
+static int
+bench_all_open(struct bench *b)
+{
+	return b->opened + b->failed >= b->n + (b->pub_url != NULL);
+}
+
+static int
+bench_drained(struct bench *b)
+{
+	return b->completed >= b->next_seq;
+}
+
+static void
+bench_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	/* Wakes the loop so the clock is checked while nothing arrives. */
+}
+
+static int
+cmd_bench(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "sub-url", required_argument, NULL, 's' },
+		{ "pub-url", required_argument, NULL, 'p' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "warmup", required_argument, NULL, 'W' },
+		{ "hold", required_argument, NULL, 'o' },
+		{ "pid", required_argument, NULL, 'i' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "label", required_argument, NULL, 'l' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct bench	 b;
+	struct timeval	 tv = { 0, 100000 };
+	double		 secs, t0;
+	long		 i, rss0 = -1, rss1 = -1;
+	int		 ch;
+
+	memset(&b, 0, sizeof(b));
+	b.n = 100;
+	b.size = 64;
+	b.window = 64;
+	b.duration = 5;
+	b.warmup = 1;
+	b.hold = 2;
+	if (argc < 2)
+		usage();
+	b.mode = argv[1];
+	if (strcmp(b.mode, "fanout") != 0 && strcmp(b.mode, "echo") != 0 &&
+	    strcmp(b.mode, "idle") != 0)
+		die("bench mode must be fanout, echo or idle");
+	optind = 2;
+	while ((ch = getopt_long(argc, argv, "s:p:n:S:w:d:W:o:i:Jl:q", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			b.sub_url = optarg;
+			break;
+		case 'p':
+			b.pub_url = optarg;
+			break;
+		case 'n':
+			b.n = parse_num(optarg, 1, 1000000, "-n");
+			break;
+		case 'S':
+			b.size = (size_t)parse_num(optarg, BENCH_PAYLOAD_HDR,
+			    16 << 20, "-S");
+			break;
+		case 'w':
+			b.window = parse_num(optarg, 1, 1000000, "-w");
+			break;
+		case 'd':
+			b.duration = strtod(optarg, NULL);
+			break;
+		case 'W':
+			b.warmup = strtod(optarg, NULL);
+			break;
+		case 'o':
+			b.hold = strtod(optarg, NULL);
+			break;
+		case 'i':
+			b.pid = (pid_t)parse_num(optarg, 1, INT_MAX, "--pid");
+			break;
+		case 'J':
+			b.json = 1;
+			break;
+		case 'l':
+			b.label = optarg;
+			break;
+		case 'q':
+			b.o.quiet = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (b.sub_url == NULL)
+		die("bench needs --sub-url");
+	if (strcmp(b.mode, "fanout") == 0 && b.pub_url == NULL)
+		die("bench fanout needs --pub-url");
+	if (strcmp(b.mode, "fanout") != 0)
+		b.pub_url = NULL;
+	b.o.reconnect = 0;
+	b.o.deflate = 0;
+	b.o.bo_min = 100;
+	b.o.bo_max = 10000;
+	b.ring = (size_t)b.window * 4 + 16;
+	if ((b.peers = calloc((size_t)b.n, sizeof(*b.peers))) == NULL ||
+	    (b.pending = calloc(b.ring, sizeof(*b.pending))) == NULL ||
+	    (b.lat = calloc(BENCH_LAT_BUCKETS, sizeof(*b.lat))) == NULL ||
+	    (b.payload = malloc(b.size)) == NULL)
+		die("out of memory");
+	memset(b.payload, '.', b.size);
+	b.tick = event_new(cli_base, -1, EV_PERSIST, bench_tick_cb, NULL);
+	event_add(b.tick, &tv);
+	b.next_seq = b.completed = 1;
+
+	if (b.pid != 0)
+		rss0 = proc_rss_kb(b.pid);
+	t0 = now_secs();
+	for (i = 0; i < b.n; i++) {
+		b.peers[i].b = &b;
+		b.peers[i].expect = 1;
+		b.peers[i].c = client_make(b.sub_url, &b.o, bench_event,
+		    &b.peers[i]);
+		(void)wsh_client_connect(b.peers[i].c);
+		/* Keep the handshakes in flight bounded. */
+		if (i % 256 == 255)
+			bench_run_until(&b, 0.001, NULL);
+	}
+	bench_run_until(&b, 30, bench_all_open);
+	if (b.pub_url != NULL) {
+		b.pubp.b = &b;
+		b.pubp.pub = 1;
+		b.pubp.c = client_make(b.pub_url, &b.o, bench_event, &b.pubp);
+		(void)wsh_client_connect(b.pubp.c);
+		bench_run_until(&b, 10, bench_all_open);
+	}
+	secs = now_secs() - t0;
+	if (b.opened < b.n + (b.pub_url != NULL))
+		fprintf(stderr, "wshub bench: only %ld of %ld connections "
+		    "opened\n", b.opened, b.n + (b.pub_url != NULL));
+
+	if (strcmp(b.mode, "idle") == 0) {
+		bench_run_until(&b, b.hold, NULL);
+		if (b.pid != 0)
+			rss1 = proc_rss_kb(b.pid);
+		if (b.json)
+			printf("{\"mode\": \"idle\", \"ok\": %s, \"connections\":"
+			    " %ld, \"failed\": %ld, \"connect_secs\": %.3f, "
+			    "\"rss_kb\": %ld, \"rss_per_conn_bytes\": %.0f}\n",
+			    b.opened == b.n ? "true" : "false", b.opened,
+			    b.failed, secs, rss1, rss0 >= 0 && rss1 >= 0 &&
+			    b.opened > 0 ? (double)(rss1 - rss0) * 1024.0 /
+			    (double)b.opened : 0.0);
+		else {
+			printf("idle: %ld connections open (%ld failed) in "
+			    "%.2f s\n", b.opened, b.failed, secs);
+			if (rss0 >= 0 && rss1 >= 0 && b.opened > 0)
+				printf("  server RSS %ld kB -> %ld kB: %.0f "
+				    "bytes per connection\n", rss0, rss1,
+				    (double)(rss1 - rss0) * 1024.0 /
+				    (double)b.opened);
+		}
+		return b.opened == b.n ? 0 : 1;
+	}
+
+	/* Warm up, then measure, then let what is in flight arrive. */
+	b.t_end = now_secs() + b.warmup + b.duration;
+	if (b.pub_url != NULL)
+		bench_publish_more(&b);
+	else {
+		for (i = 0; i < b.n; i++) {
+			for (ch = 0; ch < b.window && b.peers[i].open; ch++) {
+				if (bench_send(&b, &b.peers[i],
+				    b.peers[i].next_seq++) == 0)
+					b.peers[i].outstanding++;
+			}
+		}
+	}
+	bench_run_until(&b, b.warmup, NULL);
+	b.measuring = 1;
+	b.t_measure = now_secs();
+	bench_run_until(&b, b.duration, NULL);
+	b.measuring = 0;
+	secs = now_secs() - b.t_measure;
+	if (b.pub_url != NULL)
+		bench_run_until(&b, 5, bench_drained);
+
+	if (b.json) {
+		printf("{\"mode\": \"%s\", \"ok\": %s, ", b.mode,
+		    b.opened > 0 ? "true" : "false");
+		if (b.label != NULL)
+			printf("\"label\": \"%s\", ", b.label);
+		printf("\"connections\": %ld, \"size\": %zu, \"window\": %ld, "
+		    "\"secs\": %.3f, \"published\": %" PRIu64 ", "
+		    "\"delivered\": %" PRIu64 ", \"deliveries_per_sec\": %.0f, "
+		    "\"lost\": %" PRIu64 ", \"dup\": %" PRIu64 ", "
+		    "\"reordered\": %" PRIu64 ", \"undelivered\": %" PRIu64 ", "
+		    "\"p50_us\": %.0f, \"p90_us\": %.0f, \"p99_us\": %.0f, "
+		    "\"p999_us\": %.0f, \"max_us\": %.0f}\n", b.n,
+		    b.size, b.window, secs, b.published, b.delivered,
+		    (double)b.delivered_m / secs, b.lost, b.dup, b.reord,
+		    b.next_seq - b.completed, bench_lat_pct(&b, 0.5),
+		    bench_lat_pct(&b, 0.9), bench_lat_pct(&b, 0.99),
+		    bench_lat_pct(&b, 0.999), b.lat_max);
+	} else {
+		printf("%s: %ld connections, %zu-byte messages, window %ld\n",
+		    b.mode, b.n, b.size, b.window);
+		printf("  measured %.2f s: %.0f deliveries/s", secs,
+		    (double)b.delivered_m / secs);
+		if (b.pub_url != NULL)
+			printf(", %" PRIu64 " published", b.published);
+		printf("\n  latency (us, %" PRIu64 " samples): p50 %.0f  p90 "
+		    "%.0f  p99 %.0f  p99.9 %.0f  max %.0f\n", b.lat_n,
+		    bench_lat_pct(&b, 0.5), bench_lat_pct(&b, 0.9),
+		    bench_lat_pct(&b, 0.99), bench_lat_pct(&b, 0.999),
+		    b.lat_max);
+		if (b.pub_url != NULL)
+			printf("  lost %" PRIu64 ", duplicate %" PRIu64
+			    ", reordered %" PRIu64 ", undelivered at end %"
+			    PRIu64 "\n", b.lost, b.dup, b.reord,
+			    b.next_seq - b.completed);
+	}
+	for (i = 0; i < b.n; i++)
+		wsh_client_free(b.peers[i].c);
+	wsh_client_free(b.pubp.c);
+	event_free(b.tick);
+	free(b.peers);
+	free(b.pending);
+	free(b.lat);
+	free(b.payload);
+	return b.lost == 0 && b.dup == 0 && b.reord == 0 && b.opened > 0 ?
+	    0 : 1;
+}
+
+/* ------------------------------------------------------------------ */
+
+static int
+cmd_connect_main(int argc, char **argv)
+{
+	return cmd_connect(argc, argv, 0);
+}
+
+static int
+cmd_sub_main(int argc, char **argv)
+{
+	return cmd_connect(argc, argv, 1);
+}
+
+static int
+cmd_pub_main(int argc, char **argv)
+{
+	return cmd_pub_send(argc, argv, 0);
+}
+
+static int
+cmd_send_main(int argc, char **argv)
+{
+	return cmd_pub_send(argc, argv, 1);
+}
+
+static int
+cmd_echo_main(int argc, char **argv)
+{
+	return cmd_server(argc, argv, 0);
+}
+
+static int
+cmd_broadcast_main(int argc, char **argv)
+{
+	return cmd_server(argc, argv, 1);
+}
+
+/* One row per command. */
+static const struct cli_cmd {
+	const char	*name;
+	int		(*exec)(int, char **);
+} cli_cmds[] = {
+	{ "connect", cmd_connect_main },
+	{ "sub", cmd_sub_main },
+	{ "pub", cmd_pub_main },
+	{ "send", cmd_send_main },
+	{ "echo-server", cmd_echo_main },
+	{ "broadcast-server", cmd_broadcast_main },
+	{ "bench", cmd_bench },
+};
+
+int
+main(int argc, char **argv)
+{
+	const char	*cmd;
+	int		 rc;
+	size_t		 i;
+
+	(void)signal(SIGPIPE, SIG_IGN);
+	if (argc < 2 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "--help") == 0)
+		usage();
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("wshub %s\n", wsh_version());
+		return 0;
+	}
+	cmd = argv[1];
+	for (i = 0; i < sizeof(cli_cmds) / sizeof(cli_cmds[0]); i++) {
+		if (strcmp(cli_cmds[i].name, cmd) == 0)
+			break;
+	}
+	if (i == sizeof(cli_cmds) / sizeof(cli_cmds[0])) {
+		fprintf(stderr, "wshub: unknown command: %s\n", cmd);
+		usage();
+	}
+	if ((cli_base = event_base_new()) == NULL)
+		die("cannot create an event loop");
+	argc--;
+	argv++;
+	rc = cli_cmds[i].exec(argc, argv);
+	return rc;
+}
