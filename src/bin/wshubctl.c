@@ -636,8 +636,9 @@ ctl_build(struct ctl *ctl, int argc, char **argv, int *err)
 
 	*err = 0;
 	if (msg && argc > 1 && strcmp(argv[1], "-b") == 0) {
+		/* Drop the -b: the message is encoded below and flagged again. */
 		binary = 1;
-		argv++;
+		memmove(&argv[1], &argv[2], (size_t)(argc - 2) * sizeof(*argv));
 		argc--;
 	}
 	if (msg && argc >= 2) {

@@ -132,6 +132,13 @@ int
 client_send_frame(struct wsh_client *c, unsigned opcode, int fin,
     const void *data, size_t len)
 {
+	return client_send_frame_rsv(c, opcode, fin, 0, data, len);
+}
+
+int
+client_send_frame_rsv(struct wsh_client *c, unsigned opcode, int fin,
+    unsigned rsv, const void *data, size_t len)
+{
 	struct evbuffer		*dst;
 	struct evbuffer_iovec	 iov;
 	uint8_t			 mask[4], *p, pos = 0;
@@ -150,7 +157,7 @@ client_send_frame(struct wsh_client *c, unsigned opcode, int fin,
 	if (evbuffer_reserve_space(dst, (ev_ssize_t)(hlen + len), &iov, 1) < 1)
 		return -1;
 	p = iov.iov_base;
-	ws_frame_header_encode(p, fin, 0, opcode, len, mask);
+	ws_frame_header_encode(p, fin, rsv, opcode, len, mask);
 	if (len > 0) {
 		memcpy(p + hlen, data, len);
 		ws_mask(p + hlen, len, mask, &pos);
@@ -330,6 +337,11 @@ client_teardown(struct wsh_client *c)
 	}
 	client_free_str(&c->head);
 	memset(&c->resp, 0, sizeof(c->resp));
+	if (c->zout != NULL) {
+		pmd_deflater_free(c->zout);
+		c->zout = NULL;
+	}
+	c->pmd_on = 0;
 	c->frag_open = 0;
 	c->is_h2 = 0;
 }
@@ -482,6 +494,43 @@ client_ping_cb(evutil_socket_t fd, short what, void *arg)
 	client_heartbeat_arm(c, c->last_rx_ms + c->ping_ms - now);
 }
 
+size_t
+client_deflate_offer(struct wsh_client *c, char *out, size_t len)
+{
+	if (!c->deflate)
+		return 0;
+	/* Offer the bare client_max_window_bits: any window we can take. */
+	memset(&c->pmd_conf, 0, sizeof(c->pmd_conf));
+	return pmd_client_offer(&c->pmd_conf, out, len);
+}
+
+int
+client_negotiate(struct wsh_client *c, const struct response *r,
+    const char **reason)
+{
+	struct http_str	 values[WS_EXT_HEADERS_MAX];
+	size_t		 n = 0;
+	unsigned	 i;
+	int		 rc;
+
+	c->pmd_on = 0;
+	for (i = 0; i < r->nheaders && n < WS_EXT_HEADERS_MAX; i++) {
+		if (http_str_eq(r->headers[i].name, "sec-websocket-extensions"))
+			values[n++] = r->headers[i].value;
+	}
+	if (n == 0)
+		return 0;
+	if (!c->deflate) {
+		*reason = "server accepted an extension we did not offer";
+		return -1;
+	}
+	rc = pmd_client_confirm(&c->pmd_conf, values, n, &c->pmd, reason);
+	if (rc == -1)
+		return -1;
+	c->pmd_on = rc == 1;
+	return 0;
+}
+
 void
 client_opened(struct wsh_client *c, const struct response *r)
 {
@@ -502,6 +551,9 @@ client_opened(struct wsh_client *c, const struct response *r)
 	cfg.max_message_size = c->max_message;
 	cfg.auto_pong = 1;
 	ws_session_init(&c->ws, &cfg, &client_session_cb, c);
+	if (c->pmd_on)
+		ws_session_enable_deflate(&c->ws, c->pmd.server_max_window_bits,
+		    c->pmd.server_no_context_takeover);
 	c->ws_ready = 1;
 	c->phase = PH_OPEN;
 	c->was_open = 1;
@@ -559,6 +611,9 @@ client_send_request(struct wsh_client *c)
 		    PACKAGE_VERSION);
 	if (pubsub_last_event_id(c, leid, sizeof(leid)))
 		evbuffer_add_printf(out, "Last-Event-ID: %s\r\n", leid);
+	if (client_deflate_offer(c, leid, sizeof(leid)) > 0)
+		evbuffer_add_printf(out, "Sec-WebSocket-Extensions: %s\r\n",
+		    leid);
 	evbuffer_add(out, "\r\n", 2);
 	return 0;
 }
@@ -601,7 +656,8 @@ client_read_h1_head(struct wsh_client *c, struct evbuffer *in)
 		    '\0';
 	}
 	if (response_validate(&c->resp, c->key,
-	    (const char *const *)c->protos, 0, &reason) == -1) {
+	    (const char *const *)c->protos, c->deflate, &reason) == -1 ||
+	    client_negotiate(c, &c->resp, &reason) == -1) {
 		client_fail(c, reason, c->resp.status);
 		return;
 	}
@@ -1354,9 +1410,25 @@ static int
 client_do_send(struct wsh_client *c, unsigned opcode, const void *data,
     size_t len)
 {
+	const uint8_t	*z;
+	size_t		 zlen;
+
 	if (c->phase != PH_OPEN || !ws_session_can_send(&c->ws) ||
 	    c->frag_open)
 		return -1;
+	if (c->pmd_on && len >= CLIENT_DEFLATE_MIN) {
+		if (c->zout == NULL)
+			c->zout = pmd_deflater_new(CLIENT_DEFLATE_LEVEL,
+			    CLIENT_DEFLATE_MEM, c->pmd.client_max_window_bits);
+		if (c->zout != NULL && pmd_deflate(c->zout, data, len,
+		    c->pmd.client_no_context_takeover, &z, &zlen) == 0) {
+			if (client_send_frame_rsv(c, opcode, 1, WS_RSV1, z,
+			    zlen) == -1)
+				return -1;
+			client_stat_add(c, WSH_STAT_MSGS_SENT, 1);
+			return 0;
+		}
+	}
 	if (client_send_frame(c, opcode, 1, data, len) == -1)
 		return -1;
 	client_stat_add(c, WSH_STAT_MSGS_SENT, 1);

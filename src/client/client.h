@@ -17,6 +17,7 @@
 #include "wshub/wshub.h"
 #include "client/response.h"
 #include "client/url.h"
+#include "proto/pmdeflate.h"
 #include "proto/session.h"
 
 #define CLIENT_HANDSHAKE_MS	10000	/* default handshake timeout */
@@ -24,6 +25,9 @@
 #define CLIENT_MAX_MESSAGE	(64ULL << 20)
 #define CLIENT_RND_SIZE		512	/* random bytes fetched at once for masks */
 #define CLIENT_CHANNEL_MAX	128	/* longest channel name (PROTOCOL.md) */
+#define CLIENT_DEFLATE_MIN	64	/* smaller messages are sent as they are */
+#define CLIENT_DEFLATE_LEVEL	6
+#define CLIENT_DEFLATE_MEM	8
 
 /* Where one connection attempt is. */
 enum client_phase {
@@ -151,6 +155,12 @@ struct wsh_client {
 	char		 close_reason[WS_CONTROL_MAX];
 	int		 close_local;
 
+	/* permessage-deflate, when the server accepted it. */
+	struct pmd_client_conf pmd_conf;
+	struct pmd_params pmd;
+	int		 pmd_on;
+	struct pmd_deflater *zout;
+
 	/* Heartbeat. */
 	uint64_t	 last_rx_ms;
 	uint64_t	 ping_sent_ms;
@@ -185,10 +195,15 @@ void	client_emit(struct wsh_client *c, struct wsh_event *ev);
 void	client_fail(struct wsh_client *c, const char *reason, int status);
 void	client_reattempt(struct wsh_client *c);
 void	client_teardown(struct wsh_client *c);
+int	client_negotiate(struct wsh_client *c, const struct response *r,
+	    const char **reason);
 void	client_opened(struct wsh_client *c, const struct response *r);
+size_t	client_deflate_offer(struct wsh_client *c, char *out, size_t len);
 void	client_ws_input(struct wsh_client *c, uint8_t *data, size_t len);
 int	client_send_frame(struct wsh_client *c, unsigned opcode, int fin,
 	    const void *data, size_t len);
+int	client_send_frame_rsv(struct wsh_client *c, unsigned opcode, int fin,
+	    unsigned rsv, const void *data, size_t len);
 void	client_flush_h2(struct wsh_client *c);
 
 /* tls.c */

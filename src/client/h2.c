@@ -114,7 +114,7 @@ h2_on_settings(struct wsh_client *c)
 {
 	nghttp2_nv	 nv[16 + 8];
 	size_t		 n = 0, i;
-	char		 protos[1024], leid[4096];
+	char		 protos[1024], leid[4096], ext[256];
 	size_t		 plen = 0;
 	nghttp2_data_provider dp;
 	int32_t		 id;
@@ -157,6 +157,8 @@ h2_on_settings(struct wsh_client *c)
 		H2_NV("sec-websocket-protocol", protos);
 	if (pubsub_last_event_id(c, leid, sizeof(leid)))
 		H2_NV("last-event-id", leid);
+	if (client_deflate_offer(c, ext, sizeof(ext)) > 0)
+		H2_NV("sec-websocket-extensions", ext);
 	/* HTTP/2 field names are lower case (RFC 9113 8.2.1). */
 	for (i = 0; i < c->nheaders && n < sizeof(nv) / sizeof(nv[0]); i++) {
 		nv[n].name = (uint8_t *)c->headers[i].name;
@@ -205,7 +207,8 @@ h2_on_frame_recv(nghttp2_session *s, const nghttp2_frame *frame, void *arg)
 			    (uintptr_t)c->h2resp.headers[i].value.p;
 		}
 		if (response_validate(&c->h2resp, NULL,
-		    (const char *const *)c->protos, 0, &reason) == -1) {
+		    (const char *const *)c->protos, c->deflate, &reason) == -1 ||
+		    client_negotiate(c, &c->h2resp, &reason) == -1) {
 			h2_fail_later(c, reason, c->h2resp.status);
 			return 0;
 		}

@@ -423,11 +423,12 @@ admin_conn_json(struct server *srv, struct conn *c, struct idmap *chans)
 
 	admin_id_text(c->id, id, sizeof(id));
 	list = chans != NULL ? idmap_get(chans, c->id) : NULL;
-	o = json_pack("{s:s, s:s, s:s, s:s, s:b, s:n, s:O?, s:I, s:I, s:I, "
+	o = json_pack("{s:s, s:s, s:s+, s:s, s:b, s:n, s:O?, s:I, s:I, s:I, "
 	    "s:I, s:I, s:f}",
 	    "id", id,
 	    "peer", conn_peer(c, peer, sizeof(peer)),
 	    "route", c->route != NULL ? c->route->cfg->path : "-",
+	    c->route != NULL && c->route->cfg->prefix ? "*" : "",
 	    "protocol", "h1",
 	    "tls", 0,
 	    "user",

@@ -145,9 +145,9 @@ reload_routes_commit(struct server *srv, struct config *ncfg,
 			    sizeof(name))));
 			log_notice("reload: %s: %s", name, why);
 		} else {
-			json_array_append_new(rep->applied, json_pack("{s:s}",
-			    "added", reload_route_name(&ncfg->routes[i], name,
-			    sizeof(name))));
+			json_array_append_new(rep->applied, json_sprintf(
+			    "%s added", reload_route_name(&ncfg->routes[i],
+			    name, sizeof(name))));
 			log_notice("reload: %s added", name);
 		}
 	}
@@ -158,9 +158,9 @@ reload_routes_commit(struct server *srv, struct config *ncfg,
 			continue;
 		reload_route_name(r->cfg, name, sizeof(name));
 		if (!reload_path_stays(ncfg, r->cfg))
-			json_array_append_new(rep->applied, json_pack("{s:s, "
-			    "s:I}", "removed", name, "connections_kept",
-			    (json_int_t)r->nconns));
+			json_array_append_new(rep->applied, json_sprintf(
+			    "%s removed (its %zu open connection(s) stay until "
+			    "they close)", name, r->nconns));
 		log_notice("reload: %s retired with %zu open connection(s); "
 		    "they stay until they close", name, r->nconns);
 		route_retire(r);
@@ -227,8 +227,8 @@ reload_listeners(struct server *srv, struct config *ncfg,
 		if (!srv->accept_paused && !srv->stopping)
 			listener_enable(l);
 		log_notice("reload: listening on %s", l->name);
-		json_array_append_new(rep->applied, json_pack("{s:s}",
-		    "listening", l->name));
+		json_array_append_new(rep->applied, json_sprintf(
+		    "listening on %s", l->name));
 		nl[n++] = l;
 	}
 	for (size_t j = 0; j < srv->nlisteners; j++) {
@@ -237,8 +237,8 @@ reload_listeners(struct server *srv, struct config *ncfg,
 		if (kept[j])
 			continue;
 		log_notice("reload: no longer listening on %s", l->name);
-		json_array_append_new(rep->applied, json_pack("{s:s}",
-		    "closed", l->name));
+		json_array_append_new(rep->applied, json_sprintf(
+		    "no longer listening on %s", l->name));
 		listener_free(l);
 	}
 	free(srv->listeners);

@@ -455,9 +455,32 @@ conn_drop_queue(struct conn *c, int keep_partial)
 	}
 }
 
+/*
+ * The access log line of a connection that is going away, written when it
+ * leaves the open state: later the peer's address may be gone already.
+ */
+static void
+conn_access_log(struct conn *c, const char *why)
+{
+	char peer[64];
+
+	log_info("access: conn %016" PRIx64 " peer %s route %s%s duration "
+	    "%.1fs in %" PRIu64 "B/%" PRIu32 "msg out %" PRIu64 "B/%" PRIu32
+	    "msg close %u (%s)", c->id, conn_peer(c, peer, sizeof(peer)),
+	    c->route != NULL ? c->route->cfg->path : "-",
+	    c->route != NULL && c->route->cfg->prefix ? "*" : "",
+	    (double)(c->srv->tick - c->born) * SERVER_TICK_MS / 1000.0,
+	    c->bytes_in, c->msgs_in, c->bytes_out, c->msgs_out,
+	    (unsigned)c->close_code, why);
+}
+
 void
 conn_closing(struct conn *c, enum conn_state st)
 {
+	if (c->state <= CONN_WS && c->srv->cfg->access_log)
+		conn_access_log(c, c->state == CONN_HTTP ? "http, answered" :
+		    c->ws.err_code != 0 ? c->ws.err_reason :
+		    "closing handshake");
 	c->state = st;
 	server_timer_set(c->srv, c,
 	    c->srv->tick + server_ticks(SERVER_CLOSE_TIMEOUT_S));
@@ -491,23 +514,6 @@ conn_unlink_route(struct conn *c)
 		r->handler->close(c);
 }
 
-/* The access log line of a connection that is going away. */
-static void
-conn_access_log(struct conn *c, const char *why)
-{
-	char peer[64];
-
-	log_info("access: conn %016" PRIx64 " peer %s route %s state %s "
-	    "duration %.1fs in %" PRIu64 "B/%" PRIu32 "msg out %" PRIu64
-	    "B/%" PRIu32 "msg close %u (%s)", c->id,
-	    conn_peer(c, peer, sizeof(peer)),
-	    c->route != NULL ? c->route->cfg->path : "-",
-	    c->state == CONN_HTTP ? "http" : "ws",
-	    (double)(c->srv->tick - c->born) * SERVER_TICK_MS / 1000.0,
-	    c->bytes_in, c->msgs_in, c->bytes_out, c->msgs_out,
-	    (unsigned)c->close_code, why);
-}
-
 void
 conn_destroy(struct conn *c, const char *why)
 {
@@ -516,7 +522,7 @@ conn_destroy(struct conn *c, const char *why)
 	if (c->state == CONN_DEAD)
 		return;
 	log_debug("conn %016" PRIx64 ": closed: %s", c->id, why);
-	if (srv->cfg->access_log)
+	if (srv->cfg->access_log && c->state <= CONN_WS)
 		conn_access_log(c, why);
 	if (c->dbg != NULL)
 		snprintf(c->dbg->last_error, sizeof(c->dbg->last_error), "%s",
