@@ -150,7 +150,7 @@ with wshtest.Daemon(max_message_size="1M", max_frame_size="1M", log_level="info"
             if code != 1009:
                 return "close %r (%r), expected 1009" % (code, reason)
             rss1 = d.rss_kib()
-            if rss0 is not None and rss1 is not None and rss1 - rss0 > 16 * 1024:
+            if rss0 is not None and rss1 is not None and rss1 - rss0 > wshtest.rss_bound(16 * 1024):
                 return "daemon grew by %d KiB" % (rss1 - rss0)
             # the other client is fine
             other.send_frame(OP_TEXT, b"still here")

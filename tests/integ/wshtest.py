@@ -41,6 +41,21 @@ def daemon_path():
     return os.environ.get("WSHUBD", "")
 
 
+def sanitized():
+    """Whether the daemon was built with AddressSanitizer, whose quarantine
+    keeps freed memory resident: RSS bounds then measure ASan, not us."""
+    try:
+        with open(daemon_path(), "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+
+def rss_bound(kib):
+    """An RSS growth bound in KiB, widened for sanitizer builds."""
+    return kib * 8 if sanitized() else kib
+
+
 def require_daemon():
     """Exit 77 (automake SKIP) when the daemon binary is not available."""
     p = daemon_path()
