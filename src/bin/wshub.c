@@ -951,8 +951,8 @@ srv_handshake(struct srv_conn *sc, struct evbuffer *in)
 {
 	static struct http_request	 req;
 	struct http_limits		 lim = { SRV_HEAD_MAX, 64 };
+	static struct ws_session_config	 cfg;	/* sessions point to it */
 	struct ws_upgrade		 up;
-	struct ws_session_config	 cfg;
 	struct http_str			 elem;
 	const char			*reason;
 	char				 accept[WS_KEY_ACCEPT_LEN + 1];
@@ -1365,7 +1365,8 @@ bench_run_until(struct bench *b, double secs, int (*pred)(struct bench *))
 static int
 bench_all_open(struct bench *b)
 {
-	return b->opened + b->failed >= b->n + (b->pub_url != NULL);
+	/* The publisher connects only once every subscriber has an answer. */
+	return b->opened + b->failed >= b->n + (b->pubp.c != NULL);
 }
 
 static int

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <arpa/inet.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -535,7 +536,7 @@ void
 client_opened(struct wsh_client *c, const struct response *r)
 {
 	const struct http_header	*h;
-	struct ws_session_config	 cfg;
+	struct ws_session_config	*cfg = &c->ws_cfg;
 	struct wsh_event		 ev;
 
 	client_free_str(&c->subproto);
@@ -546,11 +547,11 @@ client_opened(struct wsh_client *c, const struct response *r)
 		c->extensions = strndup(h->value.p, h->value.len);
 	c->protocol = c->is_h2 ? "h2" : "http/1.1";
 
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.role = WS_ROLE_CLIENT;
-	cfg.max_message_size = c->max_message;
-	cfg.auto_pong = 1;
-	ws_session_init(&c->ws, &cfg, &client_session_cb, c);
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->role = WS_ROLE_CLIENT;
+	cfg->max_message_size = c->max_message;
+	cfg->auto_pong = 1;
+	ws_session_init(&c->ws, cfg, &client_session_cb, c);
 	if (c->pmd_on)
 		ws_session_enable_deflate(&c->ws, c->pmd.server_max_window_bits,
 		    c->pmd.server_no_context_takeover);
@@ -807,6 +808,38 @@ client_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/*
+ * Give the attempt's bufferevent a socket bound to the source address.
+ * The port is left to connect(), so that many connections to one server
+ * can share an address (IP_BIND_ADDRESS_NO_PORT). Returns 0, or -1 when
+ * the family differs from the source's or the socket cannot be bound.
+ */
+static int
+client_bind_source(struct wsh_client *c, int family)
+{
+	evutil_socket_t	 fd;
+	int		 one = 1;
+
+	if (family != c->src.ss_family)
+		return -1;
+	if ((fd = socket(family, SOCK_STREAM, 0)) == -1)
+		return -1;
+#ifdef IP_BIND_ADDRESS_NO_PORT
+	(void)setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+	    sizeof(one));
+#else
+	(void)one;
+#endif
+	if (evutil_make_socket_nonblocking(fd) == -1 ||
+	    evutil_make_socket_closeonexec(fd) == -1 ||
+	    bind(fd, (struct sockaddr *)&c->src, c->srclen) == -1 ||
+	    bufferevent_setfd(c->bev, fd) == -1) {
+		evutil_closesocket(fd);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 client_connect_next(struct wsh_client *c)
 {
@@ -832,6 +865,12 @@ client_connect_next(struct wsh_client *c)
 		if (c->bev == NULL) {
 			client_fail(c, "out of memory", 0);
 			return;
+		}
+		if (c->srclen != 0 && client_bind_source(c,
+		    c->ai_next->ai_family) == -1) {
+			bufferevent_free(c->bev);
+			c->bev = NULL;
+			continue;
 		}
 		bufferevent_setcb(c->bev, client_read_cb, client_write_cb,
 		    client_event_cb, c);
@@ -1288,6 +1327,27 @@ wsh_client_set_pubsub(struct wsh_client *c, int on)
 	c->pubsub = on != 0;
 	if (c->pubsub)
 		(void)wsh_client_add_subprotocol(c, ENVELOPE_PROTOCOL);
+}
+
+int
+wsh_client_set_source_address(struct wsh_client *c, const char *addr)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&c->src;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&c->src;
+
+	memset(&c->src, 0, sizeof(c->src));
+	c->srclen = 0;
+	if (addr == NULL)
+		return 0;
+	if (inet_pton(AF_INET, addr, &sin->sin_addr) == 1) {
+		sin->sin_family = AF_INET;
+		c->srclen = sizeof(*sin);
+	} else if (inet_pton(AF_INET6, addr, &sin6->sin6_addr) == 1) {
+		sin6->sin6_family = AF_INET6;
+		c->srclen = sizeof(*sin6);
+	} else
+		return -1;
+	return 0;
 }
 
 int

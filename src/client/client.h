@@ -4,6 +4,8 @@
 
 #include <sys/queue.h>
 
+#include <sys/socket.h>
+
 #include <netdb.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -115,6 +117,8 @@ struct wsh_client {
 	unsigned	 bo_jitter, bo_max_retries;
 	uint64_t	 max_message;
 	int		 pubsub;
+	struct sockaddr_storage src;	/* local address to bind, if srclen */
+	socklen_t	 srclen;
 	wsh_event_cb	 cb;
 	void		*cbarg;
 
@@ -145,6 +149,7 @@ struct wsh_client {
 	char		*head;		/* the response head, kept while open */
 	struct response	 resp;
 	struct ws_session ws;
+	struct ws_session_config ws_cfg;	/* the session points to it */
 	int		 ws_ready;	/* ws is initialised */
 	int		 frag_open;	/* a fragmented message is being sent */
 	char		*subproto;

@@ -1413,15 +1413,30 @@ fail:
 	return -1;
 }
 
-/* A socket systemd passed for the admin socket: named "admin". */
+/*
+ * A socket systemd passed for the admin socket: one named "admin", or a
+ * Unix socket bound to the configured path.
+ */
 static struct listener_passed *
 admin_find_passed(struct server *srv)
 {
 	struct listener_passed_set *set = srv->passed;
+	const char *path = srv->cfg->admin_socket;
+	struct sockaddr_un sun;
+	socklen_t sl;
 
 	for (size_t i = 0; set != NULL && i < set->n; i++)
 		if (!set->v[i].used && strcmp(set->v[i].name, "admin") == 0)
 			return &set->v[i];
+	for (size_t i = 0; set != NULL && path[0] != '\0' && i < set->n; i++) {
+		sl = sizeof(sun);
+		memset(&sun, 0, sizeof(sun));
+		if (!set->v[i].used && getsockname(set->v[i].fd,
+		    (struct sockaddr *)&sun, &sl) == 0 &&
+		    sun.sun_family == AF_UNIX &&
+		    strncmp(sun.sun_path, path, sizeof(sun.sun_path)) == 0)
+			return &set->v[i];
+	}
 	return NULL;
 }
 

@@ -30,6 +30,7 @@
 #include "proto/http1.h"
 #include "transport/conn.h"
 #include "transport/h1.h"
+#include "transport/tls.h"
 #include "util/log.h"
 
 /* ABI versions this daemon speaks, best first. */
@@ -109,6 +110,7 @@ struct wsh_auth_request {
 	char			 peer[64];
 	int			 peer_port;
 	char			 listener[80];
+	char			 tls_subject[TLS_SUBJECT_MAX];
 	char			**strs;		/* strings handed out */
 	size_t			 nstrs;
 	/* The result. */
@@ -456,6 +458,7 @@ auth_request_new(struct auth *a, struct conn *c, int kind,
 		snprintf(q->listener, sizeof(q->listener),
 		    ss.ss_family == AF_INET6 ? "[%s]:%d" : "%s:%d", host, port);
 	}
+	tls_subject(c, q->tls_subject, sizeof(q->tls_subject));
 	return q;
 }
 
@@ -1200,8 +1203,7 @@ wsh_auth_request_peer_port(const struct wsh_auth_request *q)
 const char *
 wsh_auth_request_tls_subject(struct wsh_auth_request *q)
 {
-	/* No TLS listener exists yet; a certificate subject will go here. */
-	return "";
+	return q->tls_subject;
 }
 
 const char *

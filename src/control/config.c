@@ -117,6 +117,19 @@ static const struct config_name config_log_levels[] = {
 	{ NULL, 0 }
 };
 
+static const struct config_name config_client_certs[] = {
+	{ "none", TLS_CLIENT_NONE },
+	{ "optional", TLS_CLIENT_OPTIONAL },
+	{ "required", TLS_CLIENT_REQUIRED },
+	{ NULL, 0 }
+};
+
+static const struct config_name config_tls_versions[] = {
+	{ "1.2", TLS_MIN_12 },
+	{ "1.3", TLS_MIN_13 },
+	{ NULL, 0 }
+};
+
 static const struct config_name config_slow_policies[] = {
 	{ "disconnect", SLOW_DISCONNECT },
 	{ "drop_oldest", SLOW_DROP_OLDEST },
@@ -305,6 +318,26 @@ static const struct config_opt config_opts[] = {
 	  .def = "false",
 	  .doc = "Log a line for every connection when it closes: id, peer, "
 	  "route, duration, bytes and close code." },
+	{ .name = "h2_max_streams", .type = OPT_INT,
+	  FIELD(config, h2_max_streams), .def = "128", .min = 1,
+	  .max = 100000,
+	  .doc = "Streams (WebSockets and requests) open at once on one "
+	  "HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS)." },
+	{ .name = "h2_max_header_list", .type = OPT_SIZE,
+	  FIELD(config, h2_max_header_list), .def = "16k", .min = 1024,
+	  .max = 1048576,
+	  .doc = "Bytes of the decoded header list of one HTTP/2 request "
+	  "(SETTINGS_MAX_HEADER_LIST_SIZE); larger is refused." },
+	{ .name = "h2_window", .type = OPT_SIZE, FIELD(config, h2_window),
+	  .def = "256k", .min = 65535, .max = 2147483647.0,
+	  .doc = "Bytes a client may send on one HTTP/2 stream before we "
+	  "acknowledge them (SETTINGS_INITIAL_WINDOW_SIZE)." },
+	{ .name = "h2_max_resets", .type = OPT_INT,
+	  FIELD(config, h2_max_resets), .def = "200", .min = 1,
+	  .max = 1000000,
+	  .doc = "Streams a client may reset (RST_STREAM) per second on one "
+	  "HTTP/2 connection; more is a rapid-reset flood and ends the "
+	  "connection with GOAWAY ENHANCE_YOUR_CALM." },
 	{ .name = "cluster", .type = OPT_SECTION,
 	  .section = config_read_cluster,
 	  .doc = "Scale-out on Redis: nodes sharing channels, sequence "
@@ -345,6 +378,48 @@ static const struct config_opt config_listener_opts[] = {
 	  .doc = "Name of a socket passed by systemd (FileDescriptorName=) to "
 	  "use instead of binding; a passed socket whose address matches is "
 	  "used too." },
+	{ .name = "http2", .type = OPT_BOOL, FIELD(config_listener, http2),
+	  .def = "true",
+	  .doc = "Speak HTTP/2: ALPN h2 with TLS, prior knowledge (h2c) in "
+	  "cleartext, beside HTTP/1.1 on the same port." },
+	{ .name = "tls", .type = OPT_BOOL, FIELD(config_listener, tls),
+	  .def = "false",
+	  .doc = "Speak TLS (1.2 or later) on this listener; needs "
+	  "certificate and key." },
+	{ .name = "certificate", .type = OPT_STRING,
+	  FIELD(config_listener, certificate), .def = "",
+	  .doc = "PEM file of the server certificate, optionally followed by "
+	  "its chain; reloaded on SIGHUP." },
+	{ .name = "key", .type = OPT_STRING, FIELD(config_listener, key),
+	  .def = "",
+	  .doc = "PEM file of the certificate's private key." },
+	{ .name = "chain", .type = OPT_STRING, FIELD(config_listener, chain),
+	  .def = "",
+	  .doc = "PEM file of intermediate certificates sent after the "
+	  "server certificate; empty = none." },
+	{ .name = "client_ca", .type = OPT_STRING,
+	  FIELD(config_listener, client_ca), .def = "",
+	  .doc = "PEM file of the CAs client certificates are verified "
+	  "against; needed when client_certificates is not none." },
+	{ .name = "client_certificates", .type = OPT_ENUM,
+	  FIELD(config_listener, client_certificates), .def = "none",
+	  .names = config_client_certs,
+	  .doc = "Ask clients for a certificate: none, optional (verified "
+	  "when sent) or required (handshake fails without one)." },
+	{ .name = "ciphers", .type = OPT_STRING,
+	  FIELD(config_listener, ciphers),
+	  .def = "ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20",
+	  .doc = "OpenSSL cipher list for TLS 1.2 (forward secret AEAD "
+	  "ciphers, as HTTP/2 requires, by default)." },
+	{ .name = "ciphersuites", .type = OPT_STRING,
+	  FIELD(config_listener, ciphersuites),
+	  .def = "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+	  "TLS_CHACHA20_POLY1305_SHA256",
+	  .doc = "OpenSSL cipher suites for TLS 1.3." },
+	{ .name = "min_tls_version", .type = OPT_ENUM,
+	  FIELD(config_listener, min_tls), .def = "1.2",
+	  .names = config_tls_versions,
+	  .doc = "Oldest TLS version accepted: 1.2 or 1.3." },
 };
 
 static const struct config_opt config_route_opts[] = {
@@ -1144,6 +1219,14 @@ config_read_listeners(struct config_ctx *ctx, struct config *cfg,
 		if (config_opts_read(ctx, config_listener_opts,
 		    nitems(config_listener_opts), l, g, "listener", NULL) == -1)
 			return -1;
+		if (l->tls && (l->certificate[0] == '\0' ||
+		    l->key[0] == '\0'))
+			return config_fail(ctx, g, "a TLS listener needs "
+			    "certificate and key");
+		if (l->tls && l->client_certificates != TLS_CLIENT_NONE &&
+		    l->client_ca[0] == '\0')
+			return config_fail(ctx, g, "client_certificates = "
+			    "optional or required needs client_ca");
 		if (strcmp(l->address, "*") == 0) {
 			free(l->address);
 			if ((l->address = strdup("0.0.0.0")) == NULL)

@@ -13,7 +13,31 @@ struct config_listener {
 	int		 backlog;
 	int		 reuseport;
 	char		*name;		/* systemd FileDescriptorName to adopt */
+	int		 http2;		/* h2 (ALPN) and h2c prior knowledge */
+	/* TLS (tls.c); |tls| 0 = cleartext and the rest unused. */
+	int		 tls;
+	char		*certificate;	/* PEM: leaf, maybe followed by chain */
+	char		*key;		/* PEM private key */
+	char		*chain;		/* PEM intermediates, "" = none */
+	char		*client_ca;	/* PEM CAs for client certs, "" = none */
+	int		 client_certificates;	/* enum tls_client_certs */
+	char		*ciphers;	/* TLS 1.2 cipher list */
+	char		*ciphersuites;	/* TLS 1.3 cipher suites */
+	int		 min_tls;	/* enum tls_min_version */
 	int		 line;		/* line in the file, for messages */
+};
+
+/* Whether a TLS listener asks for client certificates. */
+enum tls_client_certs {
+	TLS_CLIENT_NONE,
+	TLS_CLIENT_OPTIONAL,
+	TLS_CLIENT_REQUIRED
+};
+
+/* The oldest TLS version a listener accepts. */
+enum tls_min_version {
+	TLS_MIN_12,
+	TLS_MIN_13
 };
 
 struct config_route {
@@ -121,6 +145,10 @@ struct config {
 	char		*user;			/* drop to this user when root */
 	char		*group;			/* and this group */
 	int		 access_log;		/* a line per connection at close */
+	uint64_t	 h2_max_streams;	/* concurrent streams per h2 conn */
+	uint64_t	 h2_max_header_list;	/* bytes of a decoded h2 header list */
+	uint64_t	 h2_window;		/* receive window per h2 stream */
+	uint64_t	 h2_max_resets;		/* peer stream resets per second */
 	struct config_auth auth;		/* authenticator plugin */
 	struct config_cluster cluster;		/* Redis scale-out */
 

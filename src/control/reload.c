@@ -19,6 +19,7 @@
 #include "hub/hub.h"
 #include "hub/server.h"
 #include "transport/listener.h"
+#include "transport/tls.h"
 #include "util/log.h"
 
 /* What a reload did, gathered as it goes. */
@@ -211,6 +212,15 @@ reload_listeners(struct server *srv, struct config *ncfg,
 			}
 			if (lc->backlog != l->cfg->backlog && l->passed == NULL)
 				listen(l->fd, lc->backlog);
+			/* Certificates are read again; open conns keep theirs. */
+			if (tls_reload(l, lc, &cause) == -1) {
+				snprintf(what, sizeof(what), "listener %s TLS",
+				    l->name);
+				reload_not(rep, what, cause != NULL ? cause :
+				    "out of memory");
+				free(cause);
+				cause = NULL;
+			}
 			l->cfg = lc;
 			nl[n++] = l;
 			continue;

@@ -23,7 +23,9 @@
 #include "proto/frame.h"
 #include "proto/pmdeflate.h"
 #include "transport/conn.h"
+#include "transport/h2.h"
 #include "transport/listener.h"
+#include "transport/tls.h"
 #include "util/log.h"
 #include "util/msg.h"
 
@@ -129,6 +131,9 @@ server_flush(struct server *srv)
 		c->flags &= ~CONN_F_FLUSH;
 		conn_flush(c);
 	}
+	/* HTTP/2 connections write once all their streams have queued. */
+	if (srv->h2 != NULL)
+		h2_flush_sessions(srv);
 	srv->in_flush = 0;
 	while ((c = TAILQ_FIRST(&srv->dead)) != NULL) {
 		TAILQ_REMOVE(&srv->dead, c, route_link);
@@ -282,6 +287,8 @@ server_stop(struct server *srv, double grace)
 			if (all[i]->state == CONN_WS)
 				conn_close(all[i], WS_CLOSE_GOING_AWAY,
 				    "server shutting down");
+			else if (all[i]->io & CONN_IO_H2)
+				h2_shutdown(all[i]);	/* its streams, GOAWAY */
 			else if (all[i]->state == CONN_HTTP)
 				conn_destroy(all[i], "shutdown");
 		}
@@ -561,6 +568,8 @@ server_free(struct server *srv)
 	idmap_clear(&srv->conns);
 	channel_index_clear(&srv->channels);
 	free(srv->rbuf);
+	tls_loop_free(srv);
+	h2_loop_free(srv);
 	for (size_t i = 0; i < sizeof(srv->zshared) / sizeof(srv->zshared[0]); i++)
 		pmd_deflater_free(srv->zshared[i]);
 	server_config_release(srv->cfg);

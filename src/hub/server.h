@@ -21,6 +21,7 @@ struct notify;
 struct config;
 struct config_route;
 struct conn;
+struct h2_loop;
 struct handler;
 struct listener;
 struct listener_passed_set;
@@ -147,6 +148,8 @@ struct server {
 	struct auth		*auth;		/* NULL: no authentication */
 
 	uint8_t			*rbuf;		/* shared read buffer */
+	uint8_t			*tls_wbuf;	/* TLS record scratch (tls.c) */
+	struct h2_loop		*h2;		/* HTTP/2 write state (h2.c) */
 	/*
 	 * The compressors that make the shared compressed form of a message
 	 * (no context takeover), one per window size, made when first needed.

@@ -25,6 +25,8 @@
 #include "proto/wsext.h"
 #include "transport/conn.h"
 #include "transport/h1.h"
+#include "transport/h2.h"
+#include "transport/tls.h"
 #include "util/log.h"
 #include "util/msg.h"
 
@@ -44,9 +46,12 @@ static const struct ws_session_callbacks conn_ws_callbacks = {
 	.send_control = conn_ws_send_control,
 };
 
-static void
+void
 conn_set_events(struct conn *c, short what)
 {
+	/* A stream has no socket of its own; h2.c paces it. */
+	if (c->io & CONN_IO_STREAM)
+		return;
 	/* A paused connection reads again only through conn_pause_read(). */
 	if (c->flags & CONN_F_READ_PAUSED)
 		what &= ~EV_READ;
@@ -94,6 +99,31 @@ conn_new(struct server *srv, int fd)
 	event_assign(&c->ev, srv->base, fd, EV_READ | EV_PERSIST, conn_on_event,
 	    c);
 	event_add(&c->ev, NULL);
+	server_timer_set(srv, c,
+	    srv->tick + server_ticks(srv->cfg->handshake_timeout));
+	return c;
+}
+
+struct conn *
+conn_new_stream(struct conn *carrier)
+{
+	struct server *srv = carrier->srv;
+	struct conn *c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->srv = srv;
+	c->fd = carrier->fd;
+	c->io = CONN_IO_STREAM;
+	c->state = CONN_HTTP;
+	c->flags = carrier->flags & CONN_F_H2_OK;
+	c->id = server_next_id(srv);
+	c->born = c->last_rx = srv->tick;
+	if (idmap_put(&srv->conns, c->id, c) == -1) {
+		free(c);
+		return NULL;
+	}
+	srv->nconns++;
 	server_timer_set(srv, c,
 	    srv->tick + server_ticks(srv->cfg->handshake_timeout));
 	return c;
@@ -529,8 +559,16 @@ conn_destroy(struct conn *c, const char *why)
 		    why);
 	conn_unlink_route(c);
 	auth_conn_gone(c);
-	event_del(&c->ev);
-	close(c->fd);
+	if (c->io & CONN_IO_STREAM)
+		h2_stream_gone(c);
+	else {
+		/* Streams go first: they are conns of their own. */
+		if (c->io & CONN_IO_H2)
+			h2_session_free(c);
+		tls_conn_free(c);
+		event_del(&c->ev);
+		close(c->fd);
+	}
 	c->fd = -1;
 	idmap_del(&srv->conns, c->id);
 	srv->nconns--;
@@ -549,8 +587,7 @@ conn_destroy(struct conn *c, const char *why)
 	server_conn_gone(srv);
 }
 
-/* Advance the queue past |n| written bytes. */
-static void
+void
 conn_consume(struct conn *c, size_t n)
 {
 	int sampled = 0;
@@ -588,7 +625,7 @@ conn_consume(struct conn *c, size_t n)
 		c->soft_since = 0;
 }
 
-static void
+void
 conn_flush_done(struct conn *c)
 {
 	/* An idle connection keeps no output ring. */
@@ -611,7 +648,7 @@ conn_flush_done(struct conn *c)
 	}
 }
 
-static void
+void
 conn_kick_slow(struct conn *c)
 {
 	c->flags &= ~CONN_F_SLOW;
@@ -631,6 +668,16 @@ conn_flush(struct conn *c)
 
 	if (c->state == CONN_DEAD)
 		return;
+	/* TLS and HTTP/2 write through their own layers. */
+	if (c->io != 0) {
+		if (c->io & CONN_IO_STREAM)
+			h2_stream_flush(c);
+		else if (c->io & CONN_IO_H2)
+			h2_session_flush(c);
+		else
+			tls_flush(c);
+		return;
+	}
 	if (c->flags & CONN_F_SLOW)
 		conn_kick_slow(c);
 	while (c->oq_count > 0) {
@@ -720,7 +767,9 @@ conn_ws_start(struct conn *c, struct route *r, const struct http_request *req,
 	struct msg *m;
 	int n, zok = 0;
 
-	if (ws_accept_key(up->key.p, up->key.len, accept) == -1)
+	/* Over HTTP/2 (RFC 8441) there is no key and no 101. */
+	if ((c->io & CONN_IO_STREAM) == 0 &&
+	    ws_accept_key(up->key.p, up->key.len, accept) == -1)
 		return 500;
 	ext[0] = '\0';
 	if (cfg->deflate && r->cfg->deflate &&
@@ -735,6 +784,16 @@ conn_ws_start(struct conn *c, struct route *r, const struct http_request *req,
 	if (r->handler->response_headers != NULL)
 		elen = r->handler->response_headers(c, r, req, extra,
 		    sizeof(extra));
+	if (c->io & CONN_IO_STREAM) {
+		n = snprintf(buf, sizeof(buf), "%s%s%s: %016" PRIx64 "\r\n"
+		    "%.*s", proto, ext, cfg->connection_id_header, c->id,
+		    (int)elen, extra);
+		if (n < 0 || (size_t)n >= sizeof(buf) ||
+		    h2_stream_accept(c, buf, (size_t)n) == -1)
+			return 500;
+		c->state = CONN_WS;
+		goto started;
+	}
 	n = snprintf(buf, sizeof(buf),
 	    "HTTP/1.1 101 Switching Protocols\r\n"
 	    "Upgrade: websocket\r\n"
@@ -753,6 +812,7 @@ conn_ws_start(struct conn *c, struct route *r, const struct http_request *req,
 	conn_queue(c, m);
 	msg_unref(m);
 
+started:
 	ws_session_init(&c->ws, &c->srv->wscfg, &conn_ws_callbacks, c);
 	if (zok) {
 		/* We inflate what the client compresses, and the reverse. */
@@ -794,7 +854,11 @@ conn_read(struct conn *c)
 	uint8_t *buf = c->srv->rbuf;
 	ssize_t n;
 
-	n = read(c->fd, buf, SERVER_READ_BUF);
+again:
+	if (c->io != 0)
+		n = conn_io_read(c, buf, SERVER_READ_BUF);
+	else
+		n = read(c->fd, buf, SERVER_READ_BUF);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
 			return;
@@ -810,8 +874,20 @@ conn_read(struct conn *c)
 	c->flags &= ~CONN_F_PING_SENT;
 	c->bytes_in += (size_t)n;
 	c->srv->stats.bytes_in += (size_t)n;
+	if (c->io & CONN_IO_H2) {
+		h2_read(c, buf, (size_t)n);
+		goto more;
+	}
 	switch (c->state) {
 	case CONN_HTTP:
+		/*
+		 * The first bytes tell HTTP/2 (the client preface, which begins
+		 * with a method no HTTP/1.1 request may use) from HTTP/1.1.
+		 */
+		if (c->bytes_in == (uint64_t)n && h2_wanted(c, buf, (size_t)n)) {
+			h2_start(c, buf, (size_t)n);
+			goto more;
+		}
 		h1_read(c, buf, (size_t)n);
 		break;
 	case CONN_WS:
@@ -824,6 +900,11 @@ conn_read(struct conn *c)
 		/* Lingering: input is discarded until the peer's FIN. */
 		break;
 	}
+more:
+	/* TLS may hold decrypted input the socket no longer signals. */
+	if ((c->io & CONN_IO_TLS) && c->state != CONN_DEAD &&
+	    tls_pending(c))
+		goto again;
 }
 
 static void
@@ -836,7 +917,7 @@ conn_on_event(evutil_socket_t fd, short what, void *arg)
 		if (c->state == CONN_DEAD)
 			return;
 	}
-	if (what & EV_READ)
+	if ((what & EV_READ) || ((c->io & CONN_IO_TLS) && tls_read_wants_write(c)))
 		conn_read(c);
 }
 
@@ -895,6 +976,10 @@ conn_timer(struct conn *c)
 	const struct config *cfg = c->srv->cfg;
 	uint32_t now = c->srv->tick, idle, ping, next = UINT32_MAX;
 
+	if (c->io & CONN_IO_H2) {
+		h2_timer(c);
+		return;
+	}
 	switch (c->state) {
 	case CONN_HTTP:
 		conn_destroy(c, c->head_len > 0 ? "request timeout" :
@@ -945,4 +1030,20 @@ conn_timer(struct conn *c)
 	}
 	if (next != UINT32_MAX)
 		server_timer_set(c->srv, c, next);
+}
+
+ssize_t
+conn_io_read(struct conn *c, void *buf, size_t len)
+{
+	if (c->io & CONN_IO_TLS)
+		return tls_read(c, buf, len);
+	return read(c->fd, buf, len);
+}
+
+ssize_t
+conn_io_writev(struct conn *c, const struct iovec *iov, int cnt)
+{
+	if (c->io & CONN_IO_TLS)
+		return tls_writev(c, iov, cnt);
+	return writev(c->fd, iov, cnt);
 }

@@ -4,6 +4,7 @@
 
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/types.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,11 +12,15 @@
 
 #include "proto/session.h"
 
+struct h2_session;
+struct h2_stream;
 struct ident;
+struct iovec;
 struct msg;
 struct pmd_deflater;
 struct route;
 struct server;
+struct tls_conn;
 
 /* Frames remembered by a connection with debugging on (conn_debug_set). */
 #define CONN_DEBUG_RING		32
@@ -59,7 +64,17 @@ enum conn_state {
 #define CONN_F_SHUT_AFTER	0x04	/* shut down once the queue drains */
 #define CONN_F_SLOW		0x08	/* exceeded the send-buffer limit */
 #define CONN_F_PING_SENT	0x10	/* a ping is out since last_rx */
+#define CONN_F_H2_OK		0x40	/* its listener speaks HTTP/2 */
 #define CONN_F_READ_PAUSED	0x80	/* input waits for an auth decision */
+
+/*
+ * conn->io: how bytes reach the peer. 0 is a plain socket (read() and
+ * writev() in conn.c, the benchmarked path); anything else goes through
+ * tls.c or h2.c, so the plain path pays one test of this byte.
+ */
+#define CONN_IO_TLS		0x01	/* TLS on the socket (|tls|) */
+#define CONN_IO_H2		0x02	/* the socket carries an h2 session */
+#define CONN_IO_STREAM		0x04	/* an HTTP/2 stream of another conn */
 
 /*
  * The connection is laid out for memory: an idle WebSocket holds no heap
@@ -89,6 +104,7 @@ struct conn {
 	 */
 	uint8_t			 zbits;
 	uint8_t			 zctx;
+	uint8_t			 io;		/* CONN_IO_* */
 
 	struct conn		*flush_next;
 	LIST_ENTRY(conn)	 wheel_link;
@@ -126,6 +142,16 @@ struct conn {
 	uint32_t		 oq_since;	/* server_now_us() the queue filled */
 	struct conn_debug	*dbg;		/* NULL unless debugging */
 	struct pmd_deflater	*zout;		/* context takeover only */
+	struct tls_conn		*tls;		/* CONN_IO_TLS */
+	/*
+	 * CONN_IO_H2: the session the socket carries; CONN_IO_STREAM: the
+	 * stream this conn is (its |fd| is the carrying socket's, not its
+	 * own: it is never closed or polled through this conn).
+	 */
+	union {
+		struct h2_session *sess;
+		struct h2_stream *stream;
+	}			 h2;
 
 	struct ws_session	 ws;
 };
@@ -135,6 +161,12 @@ struct ws_upgrade;
 
 /* Take ownership of accepted socket |fd|. Returns NULL on failure (fd closed). */
 struct conn *conn_new(struct server *srv, int fd);
+
+/*
+ * A conn for an HTTP/2 stream carried by |carrier| (h2.c): its own id,
+ * queue and timers, no socket of its own. Returns NULL when out of memory.
+ */
+struct conn *conn_new_stream(struct conn *carrier);
 
 /* Release the memory of a dead conn; only the server's flush pass calls it. */
 void	conn_free(struct conn *c);
@@ -198,6 +230,27 @@ int	conn_debug_set(struct conn *c, int on);
  * authentication is being decided.
  */
 void	conn_pause_read(struct conn *c, int pause);
+
+/*
+ * For the I/O layers (tls.c, h2.c), which write a connection's queue their
+ * own way: advance the queue past |n| bytes handed to the peer; finish a
+ * drained flush (drop the ring, stop waiting for EV_WRITE, shut down when
+ * asked); apply a pending slow-consumer disconnect; poll for |what|.
+ */
+void	conn_consume(struct conn *c, size_t n);
+void	conn_flush_done(struct conn *c);
+void	conn_kick_slow(struct conn *c);
+void	conn_set_events(struct conn *c, short what);
+
+/*
+ * Read up to |len| bytes from the connection's socket, through TLS when it
+ * has it: > 0 bytes, 0 at end of stream, -1 with errno (EAGAIN: try later;
+ * the TLS layer may have destroyed the connection with a better reason).
+ */
+ssize_t	conn_io_read(struct conn *c, void *buf, size_t len);
+
+/* Write |iov| to the socket, through TLS when it has it, as writev(). */
+ssize_t	conn_io_writev(struct conn *c, const struct iovec *iov, int cnt);
 
 /* The peer's address as text ("127.0.0.1:40212"), in |buf|. */
 const char *conn_peer(const struct conn *c, char *buf, size_t len);

@@ -15,6 +15,7 @@
 #include "proto/http1.h"
 #include "transport/conn.h"
 #include "transport/h1.h"
+#include "transport/h2.h"
 #include "util/log.h"
 #include "util/msg.h"
 
@@ -95,6 +96,9 @@ h1_respond(struct conn *c, int status, const char *ctype, const char *extra,
 	size_t blen;
 	int keep, n;
 
+	/* A request that came on an HTTP/2 stream is answered there. */
+	if (c->io & CONN_IO_STREAM)
+		return h2_respond(c, status, ctype, extra, body, len);
 	if (c->state != CONN_HTTP || (c->h1_flags & H1_F_CLOSING))
 		return -1;
 	keep = (c->h1_flags & H1_F_KEEP) && !c->srv->stopping;
@@ -759,6 +763,10 @@ h1_auth_done(struct conn *c, int kind, int allowed,
 	struct route *r;
 	const char *reason = NULL;
 
+	if (c->io & CONN_IO_STREAM) {
+		h2_auth_done(c, kind, allowed, deny, stash, len);
+		return;
+	}
 	if (c->state != CONN_HTTP || c->head == NULL)
 		return;
 	/* The head waited in its buffer; parse it again, as h1_complete(). */

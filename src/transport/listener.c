@@ -18,6 +18,7 @@
 #include "hub/server.h"
 #include "transport/conn.h"
 #include "transport/listener.h"
+#include "transport/tls.h"
 #include "util/log.h"
 
 /* At most this many accepts per readiness event, so reads are not starved. */
@@ -62,6 +63,7 @@ listener_on_accept(evutil_socket_t fd, short what, void *arg)
 	struct server *srv = l->srv;
 
 	for (int i = 0; i < LISTENER_ACCEPT_BATCH; i++) {
+		struct conn *c;
 		int cfd, one = 1;
 
 		if (srv->nconns >= srv->cfg->max_connections) {
@@ -85,7 +87,12 @@ listener_on_accept(evutil_socket_t fd, short what, void *arg)
 		}
 		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		srv->stats.accepted++;
-		conn_new(srv, cfd);
+		if ((c = conn_new(srv, cfd)) == NULL)
+			continue;
+		if (l->cfg->http2)
+			c->flags |= CONN_F_H2_OK;
+		if (l->tls != NULL && tls_conn_start(c, l->tls) == -1)
+			conn_destroy(c, "out of memory for TLS");
 	}
 }
 
@@ -119,6 +126,31 @@ listener_find_passed(struct server *srv, const struct config_listener *lc,
 		if (!set->v[i].used && listener_fd_is(set->v[i].fd, ss, sl))
 			return &set->v[i];
 	return NULL;
+}
+
+/* Name a passed socket by the address it is bound to, which may differ. */
+static void
+listener_name_fd(struct listener *l)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[INET6_ADDRSTRLEN];
+
+	if (getsockname(l->fd, (struct sockaddr *)&ss, &sl) == -1)
+		return;
+	if (ss.ss_family == AF_INET) {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(l->name, sizeof(l->name), "%s:%u", host,
+		    ntohs(sin->sin_port));
+	} else if (ss.ss_family == AF_INET6) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(l->name, sizeof(l->name), "[%s]:%u", host,
+		    ntohs(sin6->sin6_port));
+	}
 }
 
 int
@@ -161,18 +193,25 @@ listener_new(struct server *srv, const struct config_listener *lc,
 		free(l);
 		return NULL;
 	}
+	/* Certificates first: a listener that cannot speak TLS is not opened. */
+	if (lc->tls && (l->tls = tls_ctx_new(lc, cause)) == NULL) {
+		free(l);
+		return NULL;
+	}
 	if ((p = listener_find_passed(srv, lc, &ss, sl)) != NULL) {
 		/* systemd bound it; it only has to be non-blocking for us. */
 		int fl = fcntl(p->fd, F_GETFL);
 
 		if (fl == -1 || fcntl(p->fd, F_SETFL, fl | O_NONBLOCK) == -1) {
 			listener_cause(cause, l->name, "fcntl", errno);
+			tls_ctx_free(l->tls);
 			free(l);
 			return NULL;
 		}
 		p->used = 1;
 		l->passed = p;
 		l->fd = p->fd;
+		listener_name_fd(l);
 		log_info("%s: using the socket passed by systemd%s%s", l->name,
 		    p->name[0] != '\0' ? " named " : "", p->name);
 		event_assign(&l->ev, srv->base, l->fd, EV_READ | EV_PERSIST,
@@ -182,6 +221,7 @@ listener_new(struct server *srv, const struct config_listener *lc,
 	l->fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (l->fd == -1) {
 		listener_cause(cause, l->name, "socket", errno);
+		tls_ctx_free(l->tls);
 		free(l);
 		return NULL;
 	}
@@ -194,12 +234,14 @@ listener_new(struct server *srv, const struct config_listener *lc,
 	if (bind(l->fd, (struct sockaddr *)&ss, sl) == -1) {
 		listener_cause(cause, l->name, "bind", errno);
 		close(l->fd);
+		tls_ctx_free(l->tls);
 		free(l);
 		return NULL;
 	}
 	if (listen(l->fd, lc->backlog > 0 ? lc->backlog : 511) == -1) {
 		listener_cause(cause, l->name, "listen", errno);
 		close(l->fd);
+		tls_ctx_free(l->tls);
 		free(l);
 		return NULL;
 	}
@@ -230,5 +272,6 @@ listener_free(struct listener *l)
 		l->passed->used = 0;
 	else
 		close(l->fd);
+	tls_ctx_free(l->tls);
 	free(l);
 }

@@ -8,6 +8,7 @@
 
 struct config_listener;
 struct server;
+struct tls_ctx;
 
 /*
  * A socket passed by the service manager (socket activation), used by at
@@ -31,6 +32,7 @@ struct listener {
 	int			 fd;
 	struct event		 ev;
 	struct listener_passed	*passed;	/* where fd came from, or NULL */
+	struct tls_ctx		*tls;		/* TLS listeners: their context */
 	char			 name[64];	/* "127.0.0.1:8080" */
 };
 

@@ -10,8 +10,17 @@ import tempfile
 
 import websockets
 
+import time
+
 import wshtest
 from wshclient import PyServer, run_cli
+
+
+def wait_for(pred, secs=5.0):
+    end = time.monotonic() + secs
+    while time.monotonic() < end and not pred():
+        time.sleep(0.02)
+    return pred()
 
 wshtest.overall_alarm(240)
 rep = wshtest.Report()
@@ -57,8 +66,7 @@ with PyServer(handler, compression=None, subprotocols=["chat.v1"]) as s:
 
     rc, out, err = run_cli(["connect", "-n", "1", s.url("/binary")], b"")
     rep.check("binary message received",
-              "[binary 40 bytes] 00 01 02 03" in out.replace("0001", "00 01")
-              or "[binary 40 bytes] 000102" in out.replace(" ", ""), out)
+              "[binary 40 bytes] 000102030405" in out, out)
 
     rc, out, err = run_cli(["connect", "-n", "1", s.url("/fragmented")], b"")
     rep.check("fragmented message assembled", msgs(out) == ["fragmented"], out)
@@ -71,7 +79,8 @@ with PyServer(handler, compression=None, subprotocols=["chat.v1"]) as s:
                            b"/ping abc\nx\n")
     rep.check("client ping gets a pong", "pong (3 bytes)" in out, out)
 
-    rc, out, err = run_cli(["connect", "--no-reconnect", s.url("/close4000")], b"")
+    rc, out, err = run_cli(["connect", "-n", "1", "--no-reconnect",
+                            s.url("/close4000")], b"")
     rep.check("server close code and reason reported",
               "closed: code 4000, reason: bye now" in out and "(by us)" not in out,
               out + err)
@@ -80,7 +89,7 @@ with PyServer(handler, compression=None, subprotocols=["chat.v1"]) as s:
     rc, out, err = run_cli(["connect", "-n", "1", s.url("/echo")],
                            b"a\n/close 4001 done here\n")
     rep.check("client close code and reason sent",
-              got.get("close_code") == 4001 and got.get("close_reason") == "done here",
+              wait_for(lambda: "close_code" in got) and got.get("close_code") == 4001 and got.get("close_reason") == "done here",
               repr(got))
 
     with tempfile.NamedTemporaryFile() as f:
@@ -90,7 +99,7 @@ with PyServer(handler, compression=None, subprotocols=["chat.v1"]) as s:
         got.clear()
         rc, out, err = run_cli(["send", "-b", "--fragment", "7000", s.url("/echo"), f.name])
         rep.check("fragmented binary send arrives whole",
-                  rc == 0 and got.get("msgs") == [data], err)
+                  rc == 0 and wait_for(lambda: got.get("msgs") == [data]), err)
         got.clear()
         txt = ("\u00e9t\u00e9 " * 5000).encode()
         f.seek(0)
@@ -99,7 +108,7 @@ with PyServer(handler, compression=None, subprotocols=["chat.v1"]) as s:
         f.flush()
         rc, out, err = run_cli(["send", "--fragment", "333", s.url("/echo"), f.name])
         rep.check("fragmented text split inside characters arrives whole",
-                  rc == 0 and got.get("msgs") == [txt.decode()], err)
+                  rc == 0 and wait_for(lambda: got.get("msgs") == [txt.decode()]), err)
 
     rc, out, err = run_cli(["connect", "-n", "1", s.url("/big")], b"")
     rep.check("200 kB message received", msgs(out) == ["z" * 200000], err)
@@ -109,14 +118,14 @@ with PyServer(handler, compression=None, subprotocols=["chat.v1"]) as s:
                             "X-Token: abc", s.url("/echo?q=1")], b"hi\n")
     rep.check("subprotocol negotiated", "subprotocol chat.v1" in out and
               got.get("subprotocol") == "chat.v1", out)
-    rep.check("extra header sent", got.get("headers", {}).get("X-Token") == "abc",
+    rep.check("extra header sent", got.get("headers", {}).get("x-token") == "abc",
               repr(got.get("headers")))
     rep.check("query kept in the request", "/echo?q=1" in got.get("paths", []),
               repr(got.get("paths")))
     rc, out, err = run_cli(["connect", "--no-reconnect", "-P", "other",
                             s.url("/echo")], b"")
     rep.check("no subprotocol chosen when none matches",
-              "subprotocol" not in out and rc == 0 or "connected" in out, out + err)
+              "connected" in out and "subprotocol" not in out, out + err)
 
 # permessage-deflate with each parameter the server may answer with.
 for name, ext in [
@@ -141,8 +150,6 @@ for name, ext in [
         rep.check("permessage-deflate %s: client compressed" % name,
                   m is not None and int(m.group(1)) < sum(len(l) for l in lines) // 2,
                   err)
-    rc, out, err = run_cli(["connect", "-n", "1", "-v", "--no-deflate", s.url("/echo")]
-                           if False else ["--version"])
 
 with PyServer(handler) as s:
     rc, out, err = run_cli(["connect", "-n", "1", "-v", "--no-deflate",

@@ -24,6 +24,10 @@ strict:
   those), and compress at least the larger echoes.
 
 Usage: wsconform.py ws://127.0.0.1:PORT/echo [--cases 1.*,6.4.*] [-v] [--list]
+
+The transport is the URL's scheme: ws:// is HTTP/1.1 Upgrade; h2c://
+(cleartext, prior knowledge) and h2s:// (TLS, ALPN h2) carry every case on
+an extended CONNECT stream (RFC 8441), one connection per case (h2ws.py).
 """
 
 import argparse
@@ -279,7 +283,12 @@ class Run:
         t0 = time.monotonic()
         try:
             extra = ["Sec-WebSocket-Extensions: %s" % o for o in c.offer or []]
-            self.ws = RawWS(url=self.url, timeout=5.0, extra=extra)
+            if self.url.startswith(("h2c://", "h2s://")):
+                # the same frames on an HTTP/2 stream (RFC 8441)
+                import h2ws
+                self.ws = h2ws.H2WS(url=self.url, timeout=5.0, extra=extra)
+            else:
+                self.ws = RawWS(url=self.url, timeout=5.0, extra=extra)
         except Exception as e:
             return ["handshake failed: %s" % e]
         try:
@@ -1085,7 +1094,8 @@ def summarize(results, out=sys.stdout):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description="WebSocket echo-server conformance suite")
-    ap.add_argument("url", nargs="?", help="ws://host:port/path of an echo endpoint")
+    ap.add_argument("url", nargs="?", help="ws://, h2c:// or h2s://host:port/path "
+                    "of an echo endpoint")
     ap.add_argument("--cases", help="comma-separated case ids or globs, e.g. 1.*,6.4.*")
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("--list", action="store_true", help="list the cases and exit")

@@ -154,6 +154,16 @@ void		 wsh_client_set_max_message_size(struct wsh_client *c,
  */
 void		 wsh_client_set_pubsub(struct wsh_client *c, int on);
 
+/*
+ * Connect from the numeric local address |addr| (IPv4 or IPv6; NULL: the
+ * system's choice), e.g. one of 127.0.0.0/8 to open more connections to
+ * one server than one address has ports. Returns 0, or -1 when |addr| is
+ * not a numeric address. Attempts to a server address of the other family
+ * fail.
+ */
+int		 wsh_client_set_source_address(struct wsh_client *c,
+		    const char *addr);
+
 /* Run on |base|, owned and driven by the caller. Returns 0 or -1. */
 int		 wsh_client_attach(struct wsh_client *c, struct event_base *base);
 /* Start connecting (after wsh_client_attach()). Returns 0 or -1. */
