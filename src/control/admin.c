@@ -28,6 +28,7 @@
 #include "hub/channel.h"
 #include "hub/handlers.h"
 #include "hub/hub.h"
+#include "hub/ident.h"
 #include "hub/server.h"
 #include "proto/frame.h"
 #include "proto/session.h"
@@ -423,15 +424,15 @@ admin_conn_json(struct server *srv, struct conn *c, struct idmap *chans)
 
 	admin_id_text(c->id, id, sizeof(id));
 	list = chans != NULL ? idmap_get(chans, c->id) : NULL;
-	o = json_pack("{s:s, s:s, s:s+, s:s, s:b, s:n, s:O?, s:I, s:I, s:I, "
+	o = json_pack("{s:s, s:s, s:s+, s:s, s:b, s:s?, s:O?, s:I, s:I, s:I, "
 	    "s:I, s:I, s:f}",
 	    "id", id,
 	    "peer", conn_peer(c, peer, sizeof(peer)),
 	    "route", c->route != NULL ? c->route->cfg->path : "-",
 	    c->route != NULL && c->route->cfg->prefix ? "*" : "",
-	    "protocol", "h1",
-	    "tls", 0,
-	    "user",
+	    "protocol", (c->io & CONN_IO_STREAM) ? "h2" : "h1",
+	    "tls", (c->io & CONN_IO_TLS) != 0,
+	    "user", ident_conn_user(c),
 	    "channels", list,
 	    "msgs_in", (json_int_t)c->msgs_in,
 	    "bytes_in", (json_int_t)c->bytes_in,

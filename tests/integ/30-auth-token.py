@@ -44,7 +44,8 @@ ROUTES = [
 AUTH = {"plugin": plugin("auth_token"), "options": {"file": TOKENS},
         "timeout": "2s"}
 
-with wshtest.Daemon(routes=ROUTES, auth=AUTH, api_key="k3y") as d:
+with wshtest.Daemon(routes=ROUTES, auth=AUTH, api_key="k3y",
+                    admin_socket="admin.sock") as d:
     p = d.port
 
     def no_token():
@@ -165,6 +166,15 @@ with wshtest.Daemon(routes=ROUTES, auth=AUTH, api_key="k3y") as d:
         r = api(p, "POST", "/api/v1/users/nobody/send", ["X-Api-Key: k3y"],
                 b"x")
         assert r.status == 404, r
+        # The operator sees the same user in wshubctl conns.
+        ctl = os.path.join(os.path.dirname(wshtest.daemon_path()), "wshubctl")
+        out = subprocess.run([ctl, "-s", os.path.join(d.tmp, "admin.sock"),
+                              "--json", "conns"], capture_output=True,
+                             timeout=10)
+        assert out.returncode == 0, out
+        rows = json.loads(out.stdout)
+        rows = rows.get("connections", rows) if isinstance(rows, dict) else rows
+        assert sorted(r.get("user") or "" for r in rows).count("alice") == 2, rows
     rep.run("user in GET /api/v1/connections; POST /api/v1/users/U/send",
             user_list_and_send)
 
