@@ -356,6 +356,13 @@ try:
         if os.geteuid() != 0:
             rep.note("SKIP: permission test needs root (to act as nobody)")
             return None
+        # nobody must be able to reach wshubctl through every directory.
+        path = os.path.dirname(os.path.abspath(WSHUBCTL))
+        while path != "/":
+            if not os.stat(path).st_mode & 0o001:
+                rep.note("SKIP: %s is closed to other users" % path)
+                return None
+            path = os.path.dirname(path)
         os.chmod(d.tmp, 0o755)
         os.chmod(d.admin, 0o666)    # the file lets anyone connect ...
 
