@@ -2,6 +2,8 @@
 #include "autoconf.h"
 
 #include <sys/types.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -38,6 +40,15 @@
 #define SRV_HEAD_MAX		8192	/* request head in the test servers */
 #define BENCH_PAYLOAD_HDR	32	/* 16 hex digits seq + 16 hex ns */
 #define BENCH_LAT_BUCKETS	100000	/* 1 us resolution up to 100 ms */
+#define BENCH_LAT_MS_BUCKETS	60000	/* then 1 ms resolution up to 60 s */
+#define BENCH_INFLIGHT		256	/* handshakes under way at once */
+#define BENCH_SRC_ADDRS		249	/* idle: from 127.0.0.2 .. 127.0.0.250 */
+#define BENCH_PROC_CONNS	19000	/* idle: per worker (20 000 files here) */
+#define BENCH_PROCS_MAX		64
+#define BENCH_CONNECT_SECS	60	/* for every connection to answer */
+#define BENCH_SETTLE_SECS	0.3	/* subscriptions take effect */
+#define BENCH_STALL_SECS	5.0	/* no progress: stalled or backlogged */
+#define BENCH_DRAIN_SECS	60.0	/* longest wait for a window to drain */
 
 /* Options every client command shares. */
 struct cli_opts {
@@ -71,13 +82,22 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: wshub [options] connect URL\n"
-	    "       wshub [options] sub URL [CHANNEL ...]\n"
-	    "       wshub [options] pub URL [CHANNEL] MESSAGE\n"
-	    "       wshub [options] send URL FILE\n"
+	    "usage: wshub connect [options] URL\n"
+	    "       wshub sub [options] URL [CHANNEL ...]\n"
+	    "       wshub pub [options] URL [CHANNEL] MESSAGE\n"
+	    "       wshub send [options] URL FILE\n"
 	    "       wshub echo-server [-a ADDR] [-p PORT]\n"
 	    "       wshub broadcast-server [-a ADDR] [-p PORT]\n"
-	    "       wshub bench fanout|echo|idle [bench options]\n"
+	    "       wshub bench fanout|latency|echo|idle|handshakes "
+	    "[bench options]\n"
+	    "bench options (see wshub(1)):\n"
+	    "  -s/--sub-url URL -p/--pub-url URL -n/--conns N "
+	    "-c/--concurrency N\n"
+	    "  -S/--size B -w/--window N -r/--rate N -d/--duration S "
+	    "-W/--warmup S\n"
+	    "  -o/--hold S -P/--procs N --no-spread --deflate -i/--pid PID "
+	    "-L/--limit S\n"
+	    "  -J/--json -l/--label TEXT -q/--quiet\n"
 	    "options:\n"
 	    "  -H 'Name: value'      extra request header (repeatable)\n"
 	    "  -P PROTOCOL           offer a subprotocol (repeatable)\n"
@@ -127,6 +147,32 @@ now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void
+secs_sleep(double secs)
+{
+	struct timespec	 ts;
+
+	if (secs <= 0)
+		return;
+	ts.tv_sec = (time_t)secs;
+	ts.tv_nsec = (long)((secs - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/* "key": "value", with the value escaped for JSON. */
+static void
+json_print_str(const char *key, const char *v)
+{
+	printf("\"%s\": \"", key);
+	for (; *v != '\0'; v++) {
+		if (*v == '"' || *v == '\\')
+			putchar('\\');
+		putchar((unsigned char)*v < 0x20 ? ' ' : *v);
+	}
+	putchar('"');
 }
 
 /* Wall-clock time stamp for the interactive output. */
@@ -497,13 +543,17 @@ cli_event(struct wsh_client *c, const struct wsh_event *ev, void *arg)
 	case WSH_EV_CLOSE:
 		if (r->input != NULL)
 			event_del(r->input);
-		if (!r->o->quiet)
-			fprintf(info, "[%s] closed: code %u%s%s%s%s\n", stamp(),
+		if (!r->o->quiet) {
+			fprintf(info, "[%s] closed: code %u%s%s%s", stamp(),
 			    wsh_event_close_code(ev),
 			    *wsh_event_reason(ev) != '\0' ? ", reason: " : "",
 			    wsh_event_reason(ev),
-			    wsh_event_close_local(ev) ? " (by us)" : "",
-			    wsh_event_wait_ms(ev) != 0 ? "; reconnecting" : "");
+			    wsh_event_close_local(ev) ? " (by us)" : "");
+			if (wsh_event_wait_ms(ev) != 0)
+				fprintf(info, "; reconnecting in %" PRIu32 " ms",
+				    wsh_event_wait_ms(ev));
+			fputc('\n', info);
+		}
 		if (wsh_event_close_local(ev) || !r->o->reconnect)
 			event_base_loopbreak(cli_base);
 		break;
@@ -1125,26 +1175,51 @@ cmd_server(int argc, char **argv, int broadcast)
 /* ------------------------------------------------------------------ */
 /* bench */
 
+/*
+ * Modes (the scenarios of tests/bench/wshbench, run on libwshub):
+ *   fanout      N subscribers and one publisher with W messages in flight;
+ *               deliveries per second, latency, order checked per subscriber
+ *   latency     the same at a fixed publish rate: delivery latency
+ *   echo        N connections, W messages each in flight to an echo server
+ *   idle        N idle connections (in worker processes of at most
+ *               BENCH_PROC_CONNS, from many 127.0.0.x addresses): the
+ *               server's RSS per connection
+ *   handshakes  open, handshake and close C connections at a time
+ *
+ * A message is text of S >= 32 bytes: 16 hex digits of the sequence number
+ * and 16 of the CLOCK_MONOTONIC send time in ns, padded with '.'.
+ */
+
+enum bench_mode { BM_FANOUT, BM_LATENCY, BM_ECHO, BM_IDLE, BM_HANDSHAKES };
+enum bench_role { BR_SUB, BR_PUB, BR_IDLE, BR_HS };
+
 struct bench;
 
 struct bench_peer {
 	struct bench		*b;
 	struct wsh_client	*c;
-	int			 pub;
+	enum bench_role		 role;
+	int			 started;
 	int			 open;
+	int			 restart;	/* handshakes: connect again */
 	uint64_t		 expect;	/* next sequence number */
 	uint64_t		 seen;		/* bit k: expect-1-k arrived */
+	uint64_t		 lost, dup, reord;
 	uint64_t		 outstanding;	/* echo: sent, not back */
 	uint64_t		 next_seq;	/* echo: per connection */
 };
 
 struct bench {
-	const char	*mode;
+	enum bench_mode	 mode;
+	const char	*mode_name;
 	const char	*sub_url, *pub_url;
 	long		 n;
 	size_t		 size;
 	long		 window;
-	double		 duration, warmup, hold;
+	double		 rate;
+	double		 duration, warmup, hold, limit;
+	int		 procs;
+	int		 spread;
 	pid_t		 pid;
 	int		 json;
 	const char	*label;
@@ -1152,18 +1227,28 @@ struct bench {
 
 	struct bench_peer *peers;
 	struct bench_peer  pubp;
-	long		 opened, failed;
-	uint64_t	 published, next_seq, completed;
+	long		 started, opened, failed, closed;
+	long		 subs_open;
+	char		 fail_reason[200];
+	double		 t_start, last_progress;
+
+	/* fanout, latency */
+	uint64_t	 next_seq, completed;
 	uint32_t	*pending;	/* deliveries still due per seq, ring */
 	size_t		 ring;
-	int		 measuring;
-	double		 t_measure, t_end;
-	uint64_t	 delivered, delivered_m, lost, dup, reord;
+	int		 publishing, measuring, stalled;
+	double		 t_pub0, t_measure0, t_measure1;
+	uint64_t	 delivered, deliv_m0, deliv_m1, sent_m0, sent_m1;
+	uint64_t	 bad, pub_self_rx, pub_other_rx;
 	uint64_t	*lat;		/* histogram, 1 us buckets */
-	uint64_t	 lat_over, lat_n;
+	uint64_t	*lat_ms;	/* histogram past it, 1 ms buckets */
+	uint64_t	 lat_n;
 	double		 lat_max;
+	double		 cpu0, cpu1, self0, self1;
+	long		 rss_kb;
+	uint64_t	 hs_done, hs_m0, hs_m1;
 	uint8_t		*payload;
-	struct event	*tick;
+	struct event	*tick, *pub_timer;
 };
 
 static void
@@ -1176,8 +1261,9 @@ hex16(char *p, uint64_t v)
 		p[i] = d[v & 15];
 }
 
-static uint64_t
-unhex16(const uint8_t *p)
+/* Sixteen lower-case hex digits; returns -1 when any is not one. */
+static int
+unhex16(const uint8_t *p, uint64_t *out)
 {
 	uint64_t	 v = 0;
 	int		 i;
@@ -1188,8 +1274,11 @@ unhex16(const uint8_t *p)
 			v |= (uint64_t)(p[i] - '0');
 		else if (p[i] >= 'a' && p[i] <= 'f')
 			v |= (uint64_t)(p[i] - 'a' + 10);
+		else
+			return -1;
 	}
-	return v;
+	*out = v;
+	return 0;
 }
 
 static void
@@ -1199,13 +1288,14 @@ bench_lat_add(struct bench *b, double us)
 		us = 0;
 	if (us < BENCH_LAT_BUCKETS)
 		b->lat[(size_t)us]++;
-	else
-		b->lat_over++;
+	else if (us / 1000 < BENCH_LAT_MS_BUCKETS)
+		b->lat_ms[(size_t)(us / 1000)]++;
 	if (us > b->lat_max)
 		b->lat_max = us;
 	b->lat_n++;
 }
 
+/* Quantile |q| of the latencies, us; past the histogram, the maximum. */
 static double
 bench_lat_pct(const struct bench *b, double q)
 {
@@ -1221,117 +1311,45 @@ bench_lat_pct(const struct bench *b, double q)
 		if (acc >= want)
 			return (double)i;
 	}
+	for (i = BENCH_LAT_BUCKETS / 1000; i < BENCH_LAT_MS_BUCKETS; i++) {
+		acc += b->lat_ms[i];
+		if (acc >= want)
+			return (double)i * 1000;
+	}
 	return b->lat_max;
 }
 
-/* Publish (fanout) or send (echo) one message stamped with seq and time. */
-static int
-bench_send(struct bench *b, struct bench_peer *p, uint64_t seq)
+/* CPU seconds used by process |pid| so far, or -1. */
+static double
+proc_cpu(pid_t pid)
 {
-	hex16((char *)b->payload, seq);
-	hex16((char *)b->payload + 16, now_ns());
-	return wsh_client_send_text(p->c, b->payload, b->size);
+	char		 path[64], buf[1024], *p;
+	unsigned long	 ut, st;
+	FILE		*f;
+	size_t		 n;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields 14 and 15 (utime, stime) follow the ")" of the name. */
+	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 2,
+	    "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+	    &st) != 2)
+		return -1;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
-static void
-bench_publish_more(struct bench *b)
+static double
+self_cpu(void)
 {
-	while (b->pubp.open && b->next_seq - b->completed <= (uint64_t)b->window &&
-	    b->t_end > now_secs()) {
-		b->pending[b->next_seq % b->ring] = (uint32_t)b->opened;
-		if (bench_send(b, &b->pubp, b->next_seq) == -1)
-			break;
-		b->next_seq++;
-		b->published++;
-	}
-}
+	struct rusage	 ru;
 
-/* Order bookkeeping of one subscriber: lost, duplicate, reordered. */
-static void
-bench_order(struct bench *b, struct bench_peer *p, uint64_t seq)
-{
-	uint64_t	 back;
-
-	if (seq == p->expect) {
-		p->seen = (p->seen << 1) | 1;
-		p->expect++;
-	} else if (seq > p->expect) {
-		back = seq - p->expect;
-		b->lost += back;
-		p->seen = back >= 63 ? 1 : ((p->seen << (back + 1)) | 1);
-		p->expect = seq + 1;
-	} else {
-		back = p->expect - 1 - seq;
-		if (back < 64 && (p->seen >> back) & 1)
-			b->dup++;
-		else {
-			b->reord++;
-			if (b->lost > 0)
-				b->lost--;
-			if (back < 64)
-				p->seen |= 1ULL << back;
-		}
-	}
-}
-
-static void
-bench_event(struct wsh_client *c, const struct wsh_event *ev, void *arg)
-{
-	struct bench_peer	*p = arg;
-	struct bench		*b = p->b;
-	const uint8_t		*d;
-	uint64_t		 seq, ts;
-	double			 lat;
-
-	switch (wsh_event_type(ev)) {
-	case WSH_EV_OPEN:
-		p->open = 1;
-		b->opened++;
-		break;
-	case WSH_EV_ERROR:
-	case WSH_EV_CLOSE:
-		if (p->open)
-			b->opened--;
-		else
-			b->failed++;
-		p->open = 0;
-		if (!b->o.quiet && b->failed < 5 &&
-		    wsh_event_type(ev) == WSH_EV_ERROR)
-			fprintf(stderr, "wshub bench: %s\n",
-			    wsh_event_reason(ev));
-		break;
-	case WSH_EV_MESSAGE:
-		if (p->pub || wsh_event_len(ev) < BENCH_PAYLOAD_HDR)
-			break;
-		d = wsh_event_data(ev);
-		seq = unhex16(d);
-		ts = unhex16(d + 16);
-		lat = (double)(now_ns() - ts) / 1000.0;
-		b->delivered++;
-		if (b->measuring) {
-			b->delivered_m++;
-			bench_lat_add(b, lat);
-		}
-		if (strcmp(b->mode, "echo") == 0) {
-			p->outstanding--;
-			if (b->t_end > now_secs() &&
-			    bench_send(b, p, p->next_seq++) == 0)
-				p->outstanding++;
-			break;
-		}
-		bench_order(b, p, seq);
-		if (seq < b->next_seq && b->next_seq - seq <= b->ring &&
-		    b->pending[seq % b->ring] > 0 &&
-		    --b->pending[seq % b->ring] == 0) {
-			while (b->completed < b->next_seq &&
-			    b->pending[b->completed % b->ring] == 0)
-				b->completed++;
-			bench_publish_more(b);
-		}
-		break;
-	default:
-		break;
-	}
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static long
@@ -1352,27 +1370,223 @@ proc_rss_kb(pid_t pid)
 	return kb;
 }
 
-/* Run the loop until |pred| holds or |secs| pass. */
 static void
-bench_run_until(struct bench *b, double secs, int (*pred)(struct bench *))
+bench_fail(struct bench *b, const char *why)
 {
-	double	 end = now_secs() + secs;
-
-	while (now_secs() < end && (pred == NULL || !pred(b)))
-		event_base_loop(cli_base, EVLOOP_ONCE);
+	if (b->fail_reason[0] == '\0')
+		(void)snprintf(b->fail_reason, sizeof(b->fail_reason), "%s",
+		    why);
 }
 
+/* Publish (fanout, latency) or send (echo) one message stamped with seq and time. */
 static int
-bench_all_open(struct bench *b)
+bench_send(struct bench *b, struct bench_peer *p, uint64_t seq)
 {
-	/* The publisher connects only once every subscriber has an answer. */
-	return b->opened + b->failed >= b->n + (b->pubp.c != NULL);
+	hex16((char *)b->payload, seq);
+	hex16((char *)b->payload + 16, now_ns());
+	return wsh_client_send_text(p->c, b->payload, b->size);
 }
 
+/* Publish one message every subscriber open now must receive. */
 static int
-bench_drained(struct bench *b)
+bench_publish(struct bench *b)
 {
-	return b->completed >= b->next_seq;
+	if (!b->pubp.open ||
+	    b->next_seq - b->completed >= (uint64_t)b->ring - 1)
+		return -1;
+	b->pending[b->next_seq % b->ring] = (uint32_t)b->subs_open;
+	if (bench_send(b, &b->pubp, b->next_seq) == -1)
+		return -1;
+	if (b->subs_open == 0)
+		b->completed = b->next_seq + 1;
+	b->next_seq++;
+	return 0;
+}
+
+/* Fan-out: keep the window full. */
+static void
+bench_publish_more(struct bench *b)
+{
+	if (b->mode != BM_FANOUT || !b->publishing)
+		return;
+	while (b->next_seq - b->completed < (uint64_t)b->window)
+		if (bench_publish(b) == -1)
+			break;
+}
+
+/* Fixed rate: publish what is due by now. */
+static void
+bench_pub_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct bench	*b = arg;
+	double		 due;
+	uint64_t	 sent;
+	int		 k;
+
+	if (!b->publishing)
+		return;
+	due = (now_secs() - b->t_pub0) * b->rate;
+	sent = b->next_seq - 1;
+	for (k = 0; (double)sent < due && k < 1000; k++, sent++)
+		if (bench_publish(b) == -1)
+			break;
+}
+
+/* Order bookkeeping of one receiver: lost, duplicate, reordered. */
+static void
+bench_order(struct bench_peer *p, uint64_t seq)
+{
+	uint64_t	 back;
+
+	if (seq == p->expect) {
+		p->seen = (p->seen << 1) | 1;
+		p->expect++;
+	} else if (seq > p->expect) {
+		back = seq - p->expect;
+		p->lost += back;
+		p->seen = back >= 63 ? 1 : ((p->seen << (back + 1)) | 1);
+		p->expect = seq + 1;
+	} else {
+		back = p->expect - 1 - seq;
+		if (back < 64 && (p->seen >> back) & 1)
+			p->dup++;
+		else {
+			/* A late arrival of one counted as lost. */
+			p->reord++;
+			if (p->lost > 0)
+				p->lost--;
+			if (back < 64)
+				p->seen |= 1ULL << back;
+		}
+	}
+}
+
+/* A subscriber's delivery of |seq|: complete the message when it is the last. */
+static void
+bench_complete(struct bench *b, uint64_t seq)
+{
+	if (seq >= b->next_seq || b->next_seq - seq > b->ring ||
+	    b->pending[seq % b->ring] == 0 ||
+	    --b->pending[seq % b->ring] != 0)
+		return;
+	b->last_progress = now_secs();
+	while (b->completed < b->next_seq &&
+	    b->pending[b->completed % b->ring] == 0)
+		b->completed++;
+	bench_publish_more(b);
+}
+
+static void
+bench_message(struct bench *b, struct bench_peer *p,
+    const struct wsh_event *ev)
+{
+	const uint8_t	*d = wsh_event_data(ev);
+	uint64_t	 seq, ts;
+
+	if (wsh_event_len(ev) < BENCH_PAYLOAD_HDR || unhex16(d, &seq) == -1 ||
+	    unhex16(d + 16, &ts) == -1) {
+		/* A peer's own notices reach the publisher; others are wrong. */
+		if (p->role == BR_PUB)
+			b->pub_other_rx++;
+		else
+			b->bad++;
+		return;
+	}
+	if (p->role == BR_PUB) {
+		/* wshubd's pubsub sends the publisher a copy: checked, not counted. */
+		b->pub_self_rx++;
+		bench_order(p, seq);
+		return;
+	}
+	b->delivered++;
+	if (b->measuring)
+		bench_lat_add(b, (double)(now_ns() - ts) / 1000.0);
+	if (b->mode == BM_ECHO) {
+		p->outstanding--;
+		b->last_progress = now_secs();
+		if (b->publishing && bench_send(b, p, p->next_seq++) == 0)
+			p->outstanding++;
+		return;
+	}
+	bench_order(p, seq);
+	bench_complete(b, seq);
+}
+
+static void
+bench_event(struct wsh_client *c, const struct wsh_event *ev, void *arg)
+{
+	struct bench_peer	*p = arg;
+	struct bench		*b = p->b;
+
+	switch (wsh_event_type(ev)) {
+	case WSH_EV_OPEN:
+		p->open = 1;
+		b->opened++;
+		if (p->role == BR_SUB)
+			b->subs_open++;
+		if (p->role == BR_HS) {
+			b->hs_done++;
+			(void)wsh_client_close(c, WSH_CLOSE_NORMAL, NULL);
+		}
+		break;
+	case WSH_EV_ERROR:
+		if (!p->open) {
+			b->failed++;
+			bench_fail(b, wsh_event_reason(ev));
+			if (!b->o.quiet && b->failed <= 3)
+				fprintf(stderr, "wshub bench: %s\n",
+				    wsh_event_reason(ev));
+			if (p->role == BR_HS)
+				p->restart = 1;
+		}
+		break;
+	case WSH_EV_CLOSE:
+		if (!p->open)
+			break;
+		p->open = 0;
+		if (p->role == BR_SUB)
+			b->subs_open--;
+		if (p->role == BR_HS) {
+			b->opened--;
+			p->restart = 1;
+			break;
+		}
+		/* Connections of the other modes stay until the end. */
+		b->closed++;
+		bench_fail(b, "a connection was closed by the server");
+		break;
+	case WSH_EV_MESSAGE:
+		bench_message(b, p, ev);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Start the next connections, with at most BENCH_INFLIGHT handshakes at once. */
+static void
+bench_connect_more(struct bench *b)
+{
+	struct bench_peer	*p;
+	char			 src[32];
+
+	while (b->started < b->n && b->started - b->opened - b->failed -
+	    b->closed < BENCH_INFLIGHT) {
+		p = &b->peers[b->started++];
+		if (p->c == NULL) {
+			p->b = b;
+			p->expect = 1;
+			p->c = client_make(b->sub_url, &b->o, bench_event, p);
+			/* Spread over 127.0.0.2-250: 64k ports per address. */
+			if (b->spread) {
+				(void)snprintf(src, sizeof(src), "127.0.0.%ld",
+				    2 + (long)(p - b->peers) % BENCH_SRC_ADDRS);
+				(void)wsh_client_set_source_address(p->c, src);
+			}
+		}
+		p->started = 1;
+		(void)wsh_client_connect(p->c);
+	}
 }
 
 static void
@@ -1381,43 +1595,536 @@ bench_tick_cb(evutil_socket_t fd, short what, void *arg)
 	/* Wakes the loop so the clock is checked while nothing arrives. */
 }
 
+/* Run the loop until |pred| holds or |secs| pass. */
+static void
+bench_run_until(struct bench *b, double secs, int (*pred)(struct bench *))
+{
+	double	 end = now_secs() + secs;
+	long	 i;
+
+	while (now_secs() < end && (pred == NULL || !pred(b))) {
+		bench_connect_more(b);
+		event_base_loop(cli_base, EVLOOP_ONCE);
+		if (b->mode != BM_HANDSHAKES)
+			continue;
+		/* Outside the callbacks: a client may not restart in its own. */
+		for (i = 0; i < b->n; i++) {
+			if (b->peers[i].restart && b->publishing) {
+				b->peers[i].restart = 0;
+				(void)wsh_client_connect(b->peers[i].c);
+			}
+		}
+	}
+}
+
+static int
+bench_all_answered(struct bench *b)
+{
+	/* The publisher connects only once every subscriber has an answer. */
+	return b->opened + b->failed + b->closed >= b->n +
+	    (b->pubp.c != NULL);
+}
+
+/* Whether the run is over: drained, or stalled. */
+static int
+bench_drained(struct bench *b)
+{
+	long	 i;
+
+	if (b->closed > 0)
+		return 1;
+	if (b->mode == BM_ECHO) {
+		for (i = 0; i < b->n; i++)
+			if (b->peers[i].open && b->peers[i].outstanding > 0)
+				break;
+		if (i == b->n)
+			return 1;
+	} else if (b->completed >= b->next_seq)
+		return 1;
+	if (now_secs() - b->last_progress >= BENCH_STALL_SECS) {
+		b->stalled = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int
+bench_stalled(struct bench *b)
+{
+	if (b->closed > 0 || (b->pub_url != NULL && !b->pubp.open))
+		return 1;
+	if (b->mode != BM_LATENCY && now_secs() - b->last_progress >=
+	    BENCH_STALL_SECS) {
+		b->stalled = 1;
+		bench_fail(b, "no message completed for 5 s");
+		return 1;
+	}
+	return 0;
+}
+
+/* Per subscriber: errors, and what never arrived by the end. */
+static void
+bench_sum(struct bench *b, uint64_t *lost, uint64_t *undel, uint64_t *dup,
+    uint64_t *reord, uint64_t *self_err)
+{
+	struct bench_peer	*p;
+	uint64_t		 last = b->next_seq - 1;
+	long			 i;
+
+	*lost = *undel = *dup = *reord = 0;
+	for (i = 0; i < b->n; i++) {
+		p = &b->peers[i];
+		*lost += p->lost;
+		*dup += p->dup;
+		*reord += p->reord;
+		if (b->mode != BM_ECHO && p->expect <= last)
+			*undel += last - p->expect + 1;
+	}
+	p = &b->pubp;
+	*self_err = 0;
+	if (b->pub_self_rx > 0)
+		*self_err = p->lost + p->dup + p->reord +
+		    (p->expect <= last ? last - p->expect + 1 : 0);
+}
+
+static int
+bench_report_flow(struct bench *b)
+{
+	double		 secs = b->t_measure1 - b->t_measure0, dps, pps, dcpu = -1;
+	double		 scpu;
+	uint64_t	 lost, undel, dup, reord, self_err, d;
+	int		 ok;
+
+	bench_sum(b, &lost, &undel, &dup, &reord, &self_err);
+	if (secs <= 0)
+		secs = 1e-9;
+	d = b->deliv_m1 - b->deliv_m0;
+	dps = (double)d / secs;
+	pps = (double)(b->sent_m1 - b->sent_m0) / secs;
+	if (b->cpu0 >= 0 && b->cpu1 >= 0)
+		dcpu = (b->cpu1 - b->cpu0) / secs * 100;
+	scpu = (b->self1 - b->self0) / secs * 100;
+	ok = b->opened > 0 && lost == 0 && undel == 0 && dup == 0 &&
+	    reord == 0 && b->bad == 0 && !b->stalled && b->closed == 0 &&
+	    b->failed == 0 && self_err == 0;
+	if (b->json) {
+		printf("{\"mode\": \"%s\", \"ok\": %s, ", b->mode_name,
+		    ok ? "true" : "false");
+		if (b->label != NULL)
+			json_print_str("label", b->label), printf(", ");
+		printf("\"subscribers\": %ld, \"size\": %zu, \"window\": %ld, "
+		    "\"rate\": %.0f, \"seconds\": %.3f, \"published\": %" PRIu64
+		    ", \"deliveries\": %" PRIu64 ", \"msgs_per_s\": %.1f, "
+		    "\"pub_per_s\": %.1f, \"mb_per_s\": %.2f, \"lost\": %" PRIu64
+		    ", \"undelivered\": %" PRIu64 ", \"dup\": %" PRIu64
+		    ", \"reordered\": %" PRIu64 ", \"bad\": %" PRIu64
+		    ", \"closed\": %ld, \"failed\": %ld, \"stalled\": %s, "
+		    "\"pub_self_rx\": %" PRIu64 ", \"pub_self_errors\": %" PRIu64
+		    ", \"pub_other_rx\": %" PRIu64 ", \"daemon_cpu_pct\": %.1f, "
+		    "\"daemon_rss_kb\": %ld, \"client_cpu_pct\": %.1f, "
+		    "\"samples\": %" PRIu64 ", \"p50_us\": %.1f, \"p90_us\": %.1f,"
+		    " \"p99_us\": %.1f, \"p999_us\": %.1f, \"max_us\": %.1f, ",
+		    b->n, b->size, b->window, b->rate, secs, b->next_seq - 1, d,
+		    dps, pps, dps * (double)b->size / 1e6, lost, undel, dup,
+		    reord, b->bad, b->closed, b->failed,
+		    b->stalled ? "true" : "false", b->pub_self_rx, self_err,
+		    b->pub_other_rx, dcpu, b->rss_kb, scpu, b->lat_n,
+		    bench_lat_pct(b, 0.5), bench_lat_pct(b, 0.9),
+		    bench_lat_pct(b, 0.99), bench_lat_pct(b, 0.999), b->lat_max);
+		json_print_str("error", b->fail_reason);
+		printf("}\n");
+	} else {
+		printf("%s: %ld %s, %zu-byte messages, ", b->mode_name, b->n,
+		    b->mode == BM_ECHO ? "connections" : "subscribers", b->size);
+		if (b->mode == BM_LATENCY)
+			printf("%.0f msg/s\n", b->rate);
+		else
+			printf("window %ld\n", b->window);
+		printf("  measured %.2f s: ", secs);
+		if (b->mode != BM_ECHO)
+			printf("%" PRIu64 " published (%.0f/s), ",
+			    b->sent_m1 - b->sent_m0, pps);
+		printf("%" PRIu64 " delivered\n", d);
+		printf("  deliveries: %.0f msg/s, %.2f MB/s payload\n", dps,
+		    dps * (double)b->size / 1e6);
+		printf("  latency (us, %" PRIu64 " samples): p50 %.0f  p90 %.0f"
+		    "  p99 %.0f  p99.9 %.0f  max %.0f\n", b->lat_n,
+		    bench_lat_pct(b, 0.5), bench_lat_pct(b, 0.9),
+		    bench_lat_pct(b, 0.99), bench_lat_pct(b, 0.999), b->lat_max);
+		printf("  lost %" PRIu64 ", undelivered at end %" PRIu64
+		    ", duplicated %" PRIu64 ", reordered %" PRIu64 ", malformed %"
+		    PRIu64 ", closed early %ld%s\n", lost, undel, dup, reord,
+		    b->bad, b->closed, b->stalled ? ", STALLED" : "");
+		if (b->pub_self_rx > 0)
+			printf("  publisher received %" PRIu64 " copies of its "
+			    "own messages (%" PRIu64 " lost/dup/reordered)\n",
+			    b->pub_self_rx, self_err);
+		if (dcpu >= 0)
+			printf("  server pid %d: CPU %.1f%%, RSS %ld kB\n",
+			    (int)b->pid, dcpu, b->rss_kb);
+		printf("  wshub bench CPU %.1f%%\n", scpu);
+		if (b->fail_reason[0] != '\0')
+			printf("  problem: %s\n", b->fail_reason);
+		printf("%s\n", ok ? "OK" : "FAILED");
+	}
+	fflush(stdout);
+	return ok ? 0 : 1;
+}
+
+static void
+bench_measure_begin(struct bench *b)
+{
+	b->measuring = 1;
+	b->t_measure0 = now_secs();
+	b->deliv_m0 = b->delivered;
+	b->sent_m0 = b->next_seq - 1;
+	b->hs_m0 = b->hs_done;
+	b->cpu0 = b->pid != 0 ? proc_cpu(b->pid) : -1;
+	b->self0 = self_cpu();
+}
+
+static void
+bench_measure_end(struct bench *b)
+{
+	if (!b->measuring)
+		return;
+	b->measuring = 0;
+	b->t_measure1 = now_secs();
+	b->deliv_m1 = b->delivered;
+	b->sent_m1 = b->next_seq - 1;
+	b->hs_m1 = b->hs_done;
+	b->cpu1 = b->pid != 0 ? proc_cpu(b->pid) : -1;
+	b->rss_kb = b->pid != 0 ? proc_rss_kb(b->pid) : -1;
+	b->self1 = self_cpu();
+}
+
+static int
+bench_flow(struct bench *b)
+{
+	struct timeval	 tv;
+	long		 i, k;
+
+	bench_run_until(b, BENCH_CONNECT_SECS, bench_all_answered);
+	if (b->pub_url != NULL) {
+		b->pubp.b = b;
+		b->pubp.role = BR_PUB;
+		b->pubp.expect = 1;
+		b->pubp.c = client_make(b->pub_url, &b->o, bench_event,
+		    &b->pubp);
+		(void)wsh_client_connect(b->pubp.c);
+		bench_run_until(b, 10, bench_all_answered);
+		if (!b->pubp.open)
+			bench_fail(b, "the publisher did not connect");
+	}
+	if (b->opened < b->n + (b->pub_url != NULL) && !b->o.quiet)
+		fprintf(stderr, "wshub bench: only %ld of %ld connections "
+		    "opened\n", b->opened, b->n + (b->pub_url != NULL));
+	if (b->opened == 0 || (b->pub_url != NULL && !b->pubp.open)) {
+		bench_fail(b, "no connection opened");
+		return bench_report_flow(b);
+	}
+
+	/* Let the subscriptions take effect before the first message. */
+	bench_run_until(b, BENCH_SETTLE_SECS, NULL);
+	b->publishing = 1;
+	b->t_pub0 = b->last_progress = now_secs();
+	if (b->mode == BM_FANOUT)
+		bench_publish_more(b);
+	else if (b->mode == BM_LATENCY) {
+		tv.tv_sec = 0;
+		tv.tv_usec = b->rate >= 1000 ? 1000 : (suseconds_t)(1e6 /
+		    b->rate);
+		b->pub_timer = event_new(cli_base, -1, EV_PERSIST,
+		    bench_pub_timer_cb, b);
+		event_add(b->pub_timer, &tv);
+	} else {
+		for (i = 0; i < b->n; i++) {
+			for (k = 0; k < b->window && b->peers[i].open; k++) {
+				if (bench_send(b, &b->peers[i],
+				    b->peers[i].next_seq++) == 0)
+					b->peers[i].outstanding++;
+			}
+		}
+	}
+	bench_run_until(b, b->warmup, bench_stalled);
+	if (!b->stalled && b->closed == 0) {
+		bench_measure_begin(b);
+		bench_run_until(b, b->duration, bench_stalled);
+	}
+	bench_measure_end(b);
+	b->publishing = 0;
+	if (b->pub_timer != NULL)
+		event_del(b->pub_timer);
+	/*
+	 * Let what is in flight arrive: a window drains as long as messages
+	 * complete; at a fixed rate what is missing after 5 s is a backlog.
+	 */
+	b->last_progress = now_secs();
+	bench_run_until(b, b->mode == BM_LATENCY ? BENCH_STALL_SECS :
+	    BENCH_DRAIN_SECS, bench_drained);
+	if (b->mode == BM_LATENCY)
+		b->stalled = 0;
+	return bench_report_flow(b);
+}
+
+static int
+bench_handshakes(struct bench *b)
+{
+	double	 secs, dcpu = -1, scpu;
+	int	 ok;
+
+	b->publishing = 1;
+	b->t_start = now_secs();
+	bench_run_until(b, b->warmup, NULL);
+	bench_measure_begin(b);
+	bench_run_until(b, b->duration, NULL);
+	bench_measure_end(b);
+	b->publishing = 0;
+	secs = b->t_measure1 - b->t_measure0;
+	if (secs <= 0)
+		secs = 1e-9;
+	if (b->cpu0 >= 0 && b->cpu1 >= 0)
+		dcpu = (b->cpu1 - b->cpu0) / secs * 100;
+	scpu = (b->self1 - b->self0) / secs * 100;
+	ok = b->failed == 0 && b->hs_m1 > b->hs_m0;
+	if (b->json) {
+		printf("{\"mode\": \"handshakes\", \"ok\": %s, ",
+		    ok ? "true" : "false");
+		if (b->label != NULL)
+			json_print_str("label", b->label), printf(", ");
+		printf("\"concurrency\": %ld, \"seconds\": %.3f, \"handshakes\": %"
+		    PRIu64 ", \"hs_per_s\": %.1f, \"failed\": %ld, "
+		    "\"daemon_cpu_pct\": %.1f, \"client_cpu_pct\": %.1f, "
+		    "\"hs_per_daemon_cpu_s\": %.1f, ", b->n, secs,
+		    b->hs_m1 - b->hs_m0, (double)(b->hs_m1 - b->hs_m0) / secs,
+		    b->failed, dcpu, scpu, dcpu > 0 ?
+		    (double)(b->hs_m1 - b->hs_m0) / secs / (dcpu / 100) : -1);
+		json_print_str("error", b->fail_reason);
+		printf("}\n");
+	} else {
+		printf("handshakes: %ld in flight, %.2f s: %" PRIu64
+		    " handshakes, %.0f/s, %ld failed\n", b->n, secs,
+		    b->hs_m1 - b->hs_m0, (double)(b->hs_m1 - b->hs_m0) / secs,
+		    b->failed);
+		if (dcpu >= 0)
+			printf("  server CPU %.1f%%\n", dcpu);
+		printf("  wshub bench CPU %.1f%%\n", scpu);
+		if (b->fail_reason[0] != '\0')
+			printf("  problem: %s\n", b->fail_reason);
+		printf("%s\n", ok ? "OK" : "FAILED");
+	}
+	fflush(stdout);
+	return ok ? 0 : 1;
+}
+
+static void
+bench_idle_quit_cb(evutil_socket_t fd, short what, void *arg)
+{
+	event_base_loopbreak(cli_base);
+}
+
+/*
+ * One idle worker: open the connections b->peers[first..first+n), report
+ * "opened failed reason" on |wfd|, hold them until |rfd| reaches EOF.
+ */
+static void
+bench_idle_worker(struct bench *b, long first, long n, int wfd, int rfd)
+{
+	struct event	*quit;
+	struct timeval	 tv;
+	char		 line[300];
+	int		 len;
+
+	/* The parent's loop is not ours to use after fork(). */
+	if ((cli_base = event_base_new()) == NULL)
+		_exit(1);
+	b->peers += first;
+	b->n = n;
+	b->tick = event_new(cli_base, -1, EV_PERSIST, bench_tick_cb, NULL);
+	tv.tv_sec = 0;
+	tv.tv_usec = 100000;
+	event_add(b->tick, &tv);
+	bench_run_until(b, BENCH_CONNECT_SECS, bench_all_answered);
+	len = snprintf(line, sizeof(line), "%ld %ld %s\n", b->opened,
+	    b->failed + (b->n - b->opened - b->failed),
+	    b->fail_reason[0] != '\0' ? b->fail_reason : "-");
+	if (write(wfd, line, (size_t)len) != len)
+		_exit(1);
+	quit = event_new(cli_base, rfd, EV_READ, bench_idle_quit_cb, NULL);
+	tv.tv_sec = (time_t)b->limit;
+	tv.tv_usec = 0;
+	event_add(quit, &tv);
+	event_base_dispatch(cli_base);
+	_exit(0);
+}
+
+static int
+bench_idle(struct bench *b)
+{
+	pid_t	 kids[BENCH_PROCS_MAX];
+	int	 rpipe[BENCH_PROCS_MAX], cpipe[BENCH_PROCS_MAX];
+	int	 procs = b->procs, i, j, st, ok = 1, rp[2], cp[2];
+	long	 first = 0, per, rest = b->n, opened = 0, failed = 0;
+	long	 rss0 = -1, rss1 = -1, o, f;
+	char	 line[300], r[256], reason[256] = "";
+	double	 t0, bytes;
+	ssize_t	 len;
+
+	if (procs <= 0)
+		procs = (int)((b->n + BENCH_PROC_CONNS - 1) / BENCH_PROC_CONNS);
+	if (procs > BENCH_PROCS_MAX)
+		die("bench idle: at most %d worker processes",
+		    BENCH_PROCS_MAX);
+	if (b->pid != 0)
+		rss0 = proc_rss_kb(b->pid);
+	t0 = now_secs();
+	fflush(stdout);
+	for (i = 0; i < procs; i++) {
+		per = rest / (procs - i);
+		if (pipe(rp) == -1 || pipe(cp) == -1)
+			die("pipe: %s", strerror(errno));
+		if ((kids[i] = fork()) == -1)
+			die("fork: %s", strerror(errno));
+		if (kids[i] == 0) {
+			close(rp[0]);
+			close(cp[1]);
+			for (j = 0; j < i; j++) {
+				close(rpipe[j]);
+				close(cpipe[j]);
+			}
+			bench_idle_worker(b, first, per, rp[1], cp[0]);
+		}
+		close(rp[1]);
+		close(cp[0]);
+		rpipe[i] = rp[0];
+		cpipe[i] = cp[1];
+		first += per;
+		rest -= per;
+	}
+	for (i = 0; i < procs; i++) {
+		if ((len = read(rpipe[i], line, sizeof(line) - 1)) <= 0) {
+			ok = 0;
+			(void)snprintf(reason, sizeof(reason), "worker %d died",
+			    i);
+			continue;
+		}
+		line[len] = '\0';
+		r[0] = '\0';
+		if (sscanf(line, "%ld %ld %255[^\n]", &o, &f, r) >= 2) {
+			opened += o;
+			failed += f;
+			if (f > 0 && reason[0] == '\0')
+				(void)snprintf(reason, sizeof(reason), "%s", r);
+		}
+	}
+	secs_sleep(b->hold / 2);
+	if (b->pid != 0)
+		rss1 = proc_rss_kb(b->pid);
+	secs_sleep(b->hold / 2);
+	for (i = 0; i < procs; i++)
+		close(cpipe[i]);
+	for (i = 0; i < procs; i++) {
+		if (waitpid(kids[i], &st, 0) == -1 || !WIFEXITED(st) ||
+		    WEXITSTATUS(st) != 0)
+			ok = 0;
+		close(rpipe[i]);
+	}
+	if (failed > 0 || opened != b->n)
+		ok = 0;
+	bytes = opened > 0 && rss0 >= 0 && rss1 >= 0 ?
+	    (double)(rss1 - rss0) * 1024 / (double)opened : -1;
+	if (b->json) {
+		printf("{\"mode\": \"idle\", \"ok\": %s, ", ok ? "true" : "false");
+		if (b->label != NULL)
+			json_print_str("label", b->label), printf(", ");
+		printf("\"conns\": %ld, \"opened\": %ld, \"failed\": %ld, "
+		    "\"procs\": %d, \"connect_secs\": %.2f, \"rss_before_kb\": "
+		    "%ld, \"rss_after_kb\": %ld, \"bytes_per_conn\": %.0f, ",
+		    b->n, opened, failed, procs, now_secs() - t0, rss0, rss1,
+		    bytes);
+		json_print_str("error", reason);
+		printf("}\n");
+	} else {
+		printf("idle: %ld connections (%d processes): %ld open, %ld "
+		    "failed\n", b->n, procs, opened, failed);
+		if (bytes >= 0)
+			printf("  server RSS %ld kB -> %ld kB: %.0f bytes per "
+			    "connection\n", rss0, rss1, bytes);
+		if (reason[0] != '\0')
+			printf("  problem: %s\n", reason);
+		printf("%s\n", ok ? "OK" : "FAILED");
+	}
+	fflush(stdout);
+	return ok ? 0 : 1;
+}
+
+static void
+bench_alarm(int sig)
+{
+	static const char	 msg[] = "wshub bench: time limit reached\n";
+
+	(void)write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	_exit(3);
+}
+
 static int
 cmd_bench(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "sub-url", required_argument, NULL, 's' },
 		{ "pub-url", required_argument, NULL, 'p' },
+		{ "conns", required_argument, NULL, 'n' },
+		{ "concurrency", required_argument, NULL, 'c' },
+		{ "size", required_argument, NULL, 'S' },
+		{ "window", required_argument, NULL, 'w' },
+		{ "rate", required_argument, NULL, 'r' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "warmup", required_argument, NULL, 'W' },
 		{ "hold", required_argument, NULL, 'o' },
+		{ "procs", required_argument, NULL, 'P' },
+		{ "no-spread", no_argument, NULL, 'x' },
 		{ "pid", required_argument, NULL, 'i' },
+		{ "limit", required_argument, NULL, 'L' },
+		{ "deflate", no_argument, NULL, 'z' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "label", required_argument, NULL, 'l' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ NULL, 0, NULL, 0 }
 	};
+	static const char *const modes[] = {
+		"fanout", "latency", "echo", "idle", "handshakes"
+	};
 	struct bench	 b;
+	struct rlimit	 rl;
 	struct timeval	 tv = { 0, 100000 };
-	double		 secs, t0;
-	long		 i, rss0 = -1, rss1 = -1;
-	int		 ch;
+	long		 i;
+	int		 ch, rc;
 
 	memset(&b, 0, sizeof(b));
 	b.n = 100;
 	b.size = 64;
 	b.window = 64;
+	b.rate = 1000;
 	b.duration = 5;
 	b.warmup = 1;
 	b.hold = 2;
+	b.limit = 300;
+	b.spread = 1;
 	if (argc < 2)
 		usage();
-	b.mode = argv[1];
-	if (strcmp(b.mode, "fanout") != 0 && strcmp(b.mode, "echo") != 0 &&
-	    strcmp(b.mode, "idle") != 0)
-		die("bench mode must be fanout, echo or idle");
+	for (i = 0; i < (long)(sizeof(modes) / sizeof(modes[0])); i++)
+		if (strcmp(argv[1], modes[i]) == 0)
+			break;
+	if (i == (long)(sizeof(modes) / sizeof(modes[0])))
+		die("bench mode must be fanout, latency, echo, idle or "
+		    "handshakes");
+	b.mode = (enum bench_mode)i;
+	b.mode_name = modes[i];
+	if (b.mode == BM_HANDSHAKES)
+		b.n = 64;
 	optind = 2;
-	while ((ch = getopt_long(argc, argv, "s:p:n:S:w:d:W:o:i:Jl:q", longopts,
-	    NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "s:p:n:c:S:w:r:d:W:o:P:i:L:Jl:q",
+	    longopts, NULL)) != -1) {
 		switch (ch) {
 		case 's':
 			b.sub_url = optarg;
@@ -1426,14 +2133,20 @@ cmd_bench(int argc, char **argv)
 			b.pub_url = optarg;
 			break;
 		case 'n':
-			b.n = parse_num(optarg, 1, 1000000, "-n");
+		case 'c':
+			b.n = parse_num(optarg, 1, 1000000, "connections");
 			break;
 		case 'S':
 			b.size = (size_t)parse_num(optarg, BENCH_PAYLOAD_HDR,
-			    16 << 20, "-S");
+			    16 << 20, "--size");
 			break;
 		case 'w':
-			b.window = parse_num(optarg, 1, 1000000, "-w");
+			b.window = parse_num(optarg, 1, 1000000, "--window");
+			break;
+		case 'r':
+			b.rate = strtod(optarg, NULL);
+			if (b.rate <= 0 || b.rate > 1e7)
+				die("bad --rate: %s", optarg);
 			break;
 		case 'd':
 			b.duration = strtod(optarg, NULL);
@@ -1444,8 +2157,23 @@ cmd_bench(int argc, char **argv)
 		case 'o':
 			b.hold = strtod(optarg, NULL);
 			break;
+		case 'P':
+			b.procs = (int)parse_num(optarg, 1, BENCH_PROCS_MAX,
+			    "--procs");
+			break;
+		case 'x':
+			b.spread = 0;
+			break;
 		case 'i':
 			b.pid = (pid_t)parse_num(optarg, 1, INT_MAX, "--pid");
+			break;
+		case 'L':
+			b.limit = strtod(optarg, NULL);
+			if (b.limit <= 0)
+				die("bad --limit: %s", optarg);
+			break;
+		case 'z':
+			b.o.deflate = 1;
 			break;
 		case 'J':
 			b.json = 1;
@@ -1462,142 +2190,66 @@ cmd_bench(int argc, char **argv)
 	}
 	if (b.sub_url == NULL)
 		die("bench needs --sub-url");
-	if (strcmp(b.mode, "fanout") == 0 && b.pub_url == NULL)
-		die("bench fanout needs --pub-url");
-	if (strcmp(b.mode, "fanout") != 0)
+	if ((b.mode == BM_FANOUT || b.mode == BM_LATENCY) && b.pub_url == NULL)
+		die("bench %s needs --pub-url", b.mode_name);
+	if (b.mode != BM_FANOUT && b.mode != BM_LATENCY)
 		b.pub_url = NULL;
+	if (b.duration <= 0 || b.warmup < 0 || b.hold < 0)
+		die("bad --duration, --warmup or --hold");
+	/* Only idle connections need more than one source address. */
+	if (b.mode != BM_IDLE || strncmp(b.sub_url, "ws://127.", 9) != 0)
+		b.spread = 0;
+
+	/* Every run ends by itself, whatever the server does. */
+	(void)signal(SIGALRM, bench_alarm);
+	alarm((unsigned)b.limit + 30);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (b.mode == BM_IDLE && b.procs == 0 && b.n > BENCH_PROC_CONNS &&
+	    getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur < (rlim_t)BENCH_PROC_CONNS + 64)
+		b.procs = (int)((b.n + (long)rl.rlim_cur - 65) /
+		    ((long)rl.rlim_cur - 64));
 	b.o.reconnect = 0;
-	b.o.deflate = 0;
 	b.o.bo_min = 100;
 	b.o.bo_max = 10000;
-	b.ring = (size_t)b.window * 4 + 16;
+	b.ring = (size_t)b.window * 4 + 4096;
 	if ((b.peers = calloc((size_t)b.n, sizeof(*b.peers))) == NULL ||
 	    (b.pending = calloc(b.ring, sizeof(*b.pending))) == NULL ||
 	    (b.lat = calloc(BENCH_LAT_BUCKETS, sizeof(*b.lat))) == NULL ||
+	    (b.lat_ms = calloc(BENCH_LAT_MS_BUCKETS, sizeof(*b.lat_ms))) ==
+	    NULL ||
 	    (b.payload = malloc(b.size)) == NULL)
 		die("out of memory");
+	for (i = 0; i < b.n; i++)
+		b.peers[i].role = b.mode == BM_HANDSHAKES ? BR_HS :
+		    b.mode == BM_IDLE ? BR_IDLE : BR_SUB;
 	memset(b.payload, '.', b.size);
+	b.next_seq = b.completed = 1;
+	b.cpu0 = b.cpu1 = -1;
+
+	if (b.mode == BM_IDLE)
+		return bench_idle(&b);
 	b.tick = event_new(cli_base, -1, EV_PERSIST, bench_tick_cb, NULL);
 	event_add(b.tick, &tv);
-	b.next_seq = b.completed = 1;
-
-	if (b.pid != 0)
-		rss0 = proc_rss_kb(b.pid);
-	t0 = now_secs();
-	for (i = 0; i < b.n; i++) {
-		b.peers[i].b = &b;
-		b.peers[i].expect = 1;
-		b.peers[i].c = client_make(b.sub_url, &b.o, bench_event,
-		    &b.peers[i]);
-		(void)wsh_client_connect(b.peers[i].c);
-		/* Keep the handshakes in flight bounded. */
-		if (i % 256 == 255)
-			bench_run_until(&b, 0.001, NULL);
-	}
-	bench_run_until(&b, 30, bench_all_open);
-	if (b.pub_url != NULL) {
-		b.pubp.b = &b;
-		b.pubp.pub = 1;
-		b.pubp.c = client_make(b.pub_url, &b.o, bench_event, &b.pubp);
-		(void)wsh_client_connect(b.pubp.c);
-		bench_run_until(&b, 10, bench_all_open);
-	}
-	secs = now_secs() - t0;
-	if (b.opened < b.n + (b.pub_url != NULL))
-		fprintf(stderr, "wshub bench: only %ld of %ld connections "
-		    "opened\n", b.opened, b.n + (b.pub_url != NULL));
-
-	if (strcmp(b.mode, "idle") == 0) {
-		bench_run_until(&b, b.hold, NULL);
-		if (b.pid != 0)
-			rss1 = proc_rss_kb(b.pid);
-		if (b.json)
-			printf("{\"mode\": \"idle\", \"ok\": %s, \"connections\":"
-			    " %ld, \"failed\": %ld, \"connect_secs\": %.3f, "
-			    "\"rss_kb\": %ld, \"rss_per_conn_bytes\": %.0f}\n",
-			    b.opened == b.n ? "true" : "false", b.opened,
-			    b.failed, secs, rss1, rss0 >= 0 && rss1 >= 0 &&
-			    b.opened > 0 ? (double)(rss1 - rss0) * 1024.0 /
-			    (double)b.opened : 0.0);
-		else {
-			printf("idle: %ld connections open (%ld failed) in "
-			    "%.2f s\n", b.opened, b.failed, secs);
-			if (rss0 >= 0 && rss1 >= 0 && b.opened > 0)
-				printf("  server RSS %ld kB -> %ld kB: %.0f "
-				    "bytes per connection\n", rss0, rss1,
-				    (double)(rss1 - rss0) * 1024.0 /
-				    (double)b.opened);
-		}
-		return b.opened == b.n ? 0 : 1;
-	}
-
-	/* Warm up, then measure, then let what is in flight arrive. */
-	b.t_end = now_secs() + b.warmup + b.duration;
-	if (b.pub_url != NULL)
-		bench_publish_more(&b);
-	else {
-		for (i = 0; i < b.n; i++) {
-			for (ch = 0; ch < b.window && b.peers[i].open; ch++) {
-				if (bench_send(&b, &b.peers[i],
-				    b.peers[i].next_seq++) == 0)
-					b.peers[i].outstanding++;
-			}
-		}
-	}
-	bench_run_until(&b, b.warmup, NULL);
-	b.measuring = 1;
-	b.t_measure = now_secs();
-	bench_run_until(&b, b.duration, NULL);
-	b.measuring = 0;
-	secs = now_secs() - b.t_measure;
-	if (b.pub_url != NULL)
-		bench_run_until(&b, 5, bench_drained);
-
-	if (b.json) {
-		printf("{\"mode\": \"%s\", \"ok\": %s, ", b.mode,
-		    b.opened > 0 ? "true" : "false");
-		if (b.label != NULL)
-			printf("\"label\": \"%s\", ", b.label);
-		printf("\"connections\": %ld, \"size\": %zu, \"window\": %ld, "
-		    "\"secs\": %.3f, \"published\": %" PRIu64 ", "
-		    "\"delivered\": %" PRIu64 ", \"deliveries_per_sec\": %.0f, "
-		    "\"lost\": %" PRIu64 ", \"dup\": %" PRIu64 ", "
-		    "\"reordered\": %" PRIu64 ", \"undelivered\": %" PRIu64 ", "
-		    "\"p50_us\": %.0f, \"p90_us\": %.0f, \"p99_us\": %.0f, "
-		    "\"p999_us\": %.0f, \"max_us\": %.0f}\n", b.n,
-		    b.size, b.window, secs, b.published, b.delivered,
-		    (double)b.delivered_m / secs, b.lost, b.dup, b.reord,
-		    b.next_seq - b.completed, bench_lat_pct(&b, 0.5),
-		    bench_lat_pct(&b, 0.9), bench_lat_pct(&b, 0.99),
-		    bench_lat_pct(&b, 0.999), b.lat_max);
-	} else {
-		printf("%s: %ld connections, %zu-byte messages, window %ld\n",
-		    b.mode, b.n, b.size, b.window);
-		printf("  measured %.2f s: %.0f deliveries/s", secs,
-		    (double)b.delivered_m / secs);
-		if (b.pub_url != NULL)
-			printf(", %" PRIu64 " published", b.published);
-		printf("\n  latency (us, %" PRIu64 " samples): p50 %.0f  p90 "
-		    "%.0f  p99 %.0f  p99.9 %.0f  max %.0f\n", b.lat_n,
-		    bench_lat_pct(&b, 0.5), bench_lat_pct(&b, 0.9),
-		    bench_lat_pct(&b, 0.99), bench_lat_pct(&b, 0.999),
-		    b.lat_max);
-		if (b.pub_url != NULL)
-			printf("  lost %" PRIu64 ", duplicate %" PRIu64
-			    ", reordered %" PRIu64 ", undelivered at end %"
-			    PRIu64 "\n", b.lost, b.dup, b.reord,
-			    b.next_seq - b.completed);
-	}
+	if (b.mode == BM_HANDSHAKES)
+		rc = bench_handshakes(&b);
+	else
+		rc = bench_flow(&b);
 	for (i = 0; i < b.n; i++)
 		wsh_client_free(b.peers[i].c);
 	wsh_client_free(b.pubp.c);
+	if (b.pub_timer != NULL)
+		event_free(b.pub_timer);
 	event_free(b.tick);
 	free(b.peers);
 	free(b.pending);
 	free(b.lat);
+	free(b.lat_ms);
 	free(b.payload);
-	return b.lost == 0 && b.dup == 0 && b.reord == 0 && b.opened > 0 ?
-	    0 : 1;
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */

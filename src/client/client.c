@@ -324,6 +324,10 @@ client_teardown(struct wsh_client *c)
 	evtimer_del(c->ev_timer);
 	evtimer_del(c->ev_ping);
 	h2_free(c);
+	if (c->ev_read != NULL) {
+		event_free(c->ev_read);
+		c->ev_read = NULL;
+	}
 	if (c->bev != NULL) {
 		bufferevent_free(c->bev);
 		c->bev = NULL;
@@ -532,6 +536,56 @@ client_negotiate(struct wsh_client *c, const struct response *r,
 	return 0;
 }
 
+static void	client_event_cb(struct bufferevent *, short, void *);
+
+/*
+ * Reads of an open ws:// stream over HTTP/1.1, straight from the socket.
+ * libevent 2.1 reads at most 4096 bytes per call into a bufferevent, so a
+ * 4 KiB message took two reads (and two ACKs); one read here takes up to
+ * CLIENT_READ_MAX. End of stream and errors go the bufferevent's way.
+ */
+static void
+client_direct_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct wsh_client	*c = arg;
+	uint8_t			 buf[CLIENT_READ_MAX];
+	uint64_t		 t0 = client_now_us();
+	ssize_t			 n;
+
+	n = recv(fd, buf, sizeof(buf), 0);
+	if (n > 0) {
+		client_stat_add(c, WSH_STAT_BYTES_RECV, (uint64_t)n);
+		client_ws_input(c, buf, (size_t)n);
+		client_stat_add(c, WSH_STAT_US_RECV, client_now_us() - t0);
+		return;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK ||
+	    errno == EINTR))
+		return;
+	client_event_cb(c->bev, BEV_EVENT_READING | (n == 0 ?
+	    BEV_EVENT_EOF : BEV_EVENT_ERROR), c);
+}
+
+/* Take the reads of a plaintext HTTP/1.1 stream from the bufferevent. */
+static void
+client_direct_start(struct wsh_client *c)
+{
+	evutil_socket_t	 fd;
+
+	if (c->url.tls || c->is_h2 || c->bev == NULL ||
+	    (fd = bufferevent_getfd(c->bev)) == -1)
+		return;
+	if ((c->ev_read = event_new(c->base, fd, EV_READ | EV_PERSIST,
+	    client_direct_read_cb, c)) == NULL)
+		return;
+	if (event_add(c->ev_read, NULL) == -1) {
+		event_free(c->ev_read);
+		c->ev_read = NULL;
+		return;
+	}
+	bufferevent_disable(c->bev, EV_READ);
+}
+
 void
 client_opened(struct wsh_client *c, const struct response *r)
 {
@@ -558,6 +612,7 @@ client_opened(struct wsh_client *c, const struct response *r)
 	c->ws_ready = 1;
 	c->phase = PH_OPEN;
 	c->was_open = 1;
+	client_direct_start(c);
 	c->retries = 0;
 	c->close_code = 0;
 	c->close_reason[0] = '\0';
@@ -570,6 +625,12 @@ client_opened(struct wsh_client *c, const struct response *r)
 	client_set_ready(c, WSH_STATE_OPEN);
 	client_stat_add(c, WSH_STAT_CONNECTS, 1);
 
+	/*
+	 * Resubscribe before the caller hears of the connection: a channel
+	 * it subscribes to from the callback is then sent once, not twice.
+	 */
+	if (c->pubsub)
+		pubsub_opened(c);
 	memset(&ev, 0, sizeof(ev));
 	ev.type = WSH_EV_OPEN;
 	ev.resp = r;
@@ -578,8 +639,6 @@ client_opened(struct wsh_client *c, const struct response *r)
 	ev.protocol = c->protocol;
 	ev.reason = "";
 	client_emit(c, &ev);
-	if (c->pubsub && c->phase == PH_OPEN)
-		pubsub_opened(c);
 }
 
 /* The HTTP/1.1 upgrade request. */

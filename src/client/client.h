@@ -30,6 +30,7 @@
 #define CLIENT_DEFLATE_MIN	64	/* smaller messages are sent as they are */
 #define CLIENT_DEFLATE_LEVEL	6
 #define CLIENT_DEFLATE_MEM	8
+#define CLIENT_READ_MAX		65536	/* one direct read of an open stream */
 
 /* Where one connection attempt is. */
 enum client_phase {
@@ -132,6 +133,7 @@ struct wsh_client {
 	struct event	*ev_wake;	/* runs cmds */
 	struct event	*ev_timer;	/* handshake, close or reconnect deadline */
 	struct event	*ev_ping;	/* heartbeat */
+	struct event	*ev_read;	/* direct reads of an open ws:// stream */
 	int		 stopping;	/* stop() asked: end the thread when closed */
 
 	/* The current connection. */

@@ -26,6 +26,7 @@
 #include "control/notify.h"
 #include "control/reload.h"
 #include "hub/channel.h"
+#include "hub/engine.h"
 #include "hub/handlers.h"
 #include "hub/hub.h"
 #include "hub/ident.h"
@@ -57,6 +58,8 @@ struct admin_client {
 	uid_t			 uid;
 	LIST_ENTRY(admin_client) link;
 	int			 closing;	/* close once output is written */
+	uint64_t		 serial;	/* finds it again, see admin_defer() */
+	int			 waiting;	/* for other nodes' answer */
 };
 
 struct admin {
@@ -71,6 +74,7 @@ struct admin {
 	size_t			 ngids;
 	LIST_HEAD(, admin_client) clients;
 	size_t			 nclients;
+	uint64_t		 next_serial;
 };
 
 /* One command being run. */
@@ -85,6 +89,7 @@ struct admin_call {
 	char			*error;		/* or its error, malloc'd */
 	const char		*code;		/* the error's code */
 	int			 close;		/* end the session after */
+	int			 deferred;	/* answered later (admin_defer) */
 };
 
 struct admin_cmd {
@@ -163,6 +168,15 @@ static const struct admin_cmd admin_cmds[] = {
 
 static void	admin_fail(struct admin_call *, const char *, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
+static char	*admin_answer(struct admin_call *);
+static void	 admin_call_clear(struct admin_call *);
+static void	 admin_on_read(struct bufferevent *, void *);
+static void	 admin_defer(struct admin_call *, int, const char *,
+		    struct cluster_cb *);
+static uint64_t	 admin_cookie(const struct admin_call *);
+static void	 admin_channel_done(struct server *, const struct cluster_cb *,
+		    const struct cluster_result *);
+static json_t	*admin_cluster_json(struct server *);
 
 static void
 admin_fail(struct admin_call *call, const char *code, const char *fmt, ...)
@@ -372,6 +386,8 @@ admin_cmd_stats(struct admin_call *call)
 		json_object_set_new(res, "routes", routes);
 	else
 		json_decref(routes);
+	if (res != NULL && srv->cluster != NULL)
+		json_object_set_new(res, "cluster", admin_cluster_json(srv));
 	admin_ok(call, res);
 }
 
@@ -681,6 +697,24 @@ admin_cmd_channel(struct admin_call *call)
 	struct hub_channel_info info;
 	const char *name = call->argv[0];
 
+	/* admin_exec_line() cannot wait: it gets this node's view. */
+	if (call->srv->cluster != NULL && call->client != NULL &&
+	    channel_name_valid(name, strlen(name))) {
+		struct cluster_cb cb = { admin_channel_done,
+		    admin_cookie(call), 0, 0, strdup(name) };
+		const char *reason = "out of memory";
+		int status = 500;
+
+		if (cb.name != NULL)
+			status = cluster_presence(call->srv->cluster, name,
+			    strlen(name), &cb, &reason);
+		if (status == 0) {
+			admin_defer(call, status, reason, &cb);
+			return;
+		}
+		/* Redis is down: this node's view. */
+		free(cb.name);
+	}
 	if (hub_channel_info(call->srv, name, strlen(name), &info) == -1) {
 		admin_fail(call, "not_found", "no such channel: %s", name);
 		return;
@@ -749,13 +783,274 @@ admin_size_ok(struct admin_call *call, size_t len)
 	return 1;
 }
 
+/*
+ * With Redis, commands on connections of other nodes, broadcasts and
+ * channel presence wait for other nodes' answers. The session reads no
+ * more commands meanwhile, so answers keep the order of commands; the
+ * answer comes through one of the *_done callbacks below.
+ */
+static void
+admin_defer(struct admin_call *call, int status, const char *reason,
+    struct cluster_cb *cb)
+{
+	if (status != 0) {
+		free(cb->name);
+		admin_fail(call, status == 404 ? "not_found" :
+		    status == 400 ? "usage" : "unavailable", "%s", reason);
+		return;
+	}
+	if (call->client == NULL) {
+		/* admin_exec_line() has nowhere to wait: it was sent on. */
+		admin_ok(call, json_pack("{s:b}", "forwarded", 1));
+		return;
+	}
+	call->deferred = 1;
+}
+
+/* The cookie that finds |call|'s session again, if still open. */
+static uint64_t
+admin_cookie(const struct admin_call *call)
+{
+	return call->client != NULL ? call->client->serial : 0;
+}
+
+/*
+ * The session waiting for |res|, with |call| set up to answer it; NULL
+ * when it is gone. An error in |res| is already in |call|.
+ */
+static struct admin_client *
+admin_waiting(struct server *srv, const struct cluster_cb *cb,
+    const struct cluster_result *res, struct admin_call *call)
+{
+	struct admin_client *cl;
+
+	if (srv->admin == NULL || cb->cookie == 0)
+		return NULL;
+	LIST_FOREACH(cl, &srv->admin->clients, link)
+		if (cl->serial == cb->cookie)
+			break;
+	if (cl == NULL || !cl->waiting)
+		return NULL;
+	memset(call, 0, sizeof(*call));
+	call->srv = srv;
+	call->client = cl;
+	if (res->status != 0)
+		admin_fail(call, res->status == 404 ? "not_found" :
+		    "unavailable", "%s", res->reason);
+	return cl;
+}
+
+/* Write the answer of |call| and take the commands that came meanwhile. */
+static void
+admin_resume(struct admin_client *cl, struct admin_call *call)
+{
+	char *answer;
+
+	if ((answer = admin_answer(call)) != NULL) {
+		evbuffer_add_printf(bufferevent_get_output(cl->bev), "%s\n",
+		    answer);
+		free(answer);
+	}
+	admin_call_clear(call);
+	cl->waiting = 0;
+	bufferevent_enable(cl->bev, EV_READ);
+	admin_on_read(cl->bev, cl);
+}
+
+static void
+admin_send_done(struct server *srv, const struct cluster_cb *cb,
+    const struct cluster_result *res)
+{
+	struct admin_client *cl;
+	struct admin_call call;
+	char id[17];
+
+	if ((cl = admin_waiting(srv, cb, res, &call)) == NULL)
+		return;
+	admin_id_text(cb->id, id, sizeof(id));
+	if (call.error == NULL && res->delivered == 0)
+		admin_fail(&call, "failed", "connection %s takes no more "
+		    "messages (send buffer full or closing)", id);
+	if (call.error == NULL)
+		admin_ok(&call, json_pack("{s:s, s:i}", "id", id,
+		    "delivered", 1));
+	admin_resume(cl, &call);
+}
+
+static void
+admin_kick_done(struct server *srv, const struct cluster_cb *cb,
+    const struct cluster_result *res)
+{
+	struct admin_client *cl;
+	struct admin_call call;
+	char id[17];
+
+	if ((cl = admin_waiting(srv, cb, res, &call)) == NULL)
+		return;
+	admin_id_text(cb->id, id, sizeof(id));
+	if (call.error == NULL)
+		admin_ok(&call, json_pack("{s:s, s:i}", "id", id, "code",
+		    (int)cb->code));
+	admin_resume(cl, &call);
+}
+
+static void
+admin_broadcast_done(struct server *srv, const struct cluster_cb *cb,
+    const struct cluster_result *res)
+{
+	struct admin_client *cl;
+	struct admin_call call;
+
+	if ((cl = admin_waiting(srv, cb, res, &call)) == NULL)
+		return;
+	if (call.error == NULL)
+		admin_ok(&call, json_pack("{s:s, s:I, s:I, s:I}", "route",
+		    cb->name, "connections", (json_int_t)res->connections,
+		    "delivered", (json_int_t)res->delivered,
+		    "nodes", (json_int_t)(res->nodes + 1)));
+	admin_resume(cl, &call);
+}
+
+/* channel NAME with Redis: this node's view, and who is on every node. */
+static void
+admin_channel_done(struct server *srv, const struct cluster_cb *cb,
+    const struct cluster_result *res)
+{
+	struct hub_channel_info info;
+	struct admin_client *cl;
+	struct admin_call call;
+	json_t *o, *per_node, *n;
+	json_int_t total = 0;
+	size_t local = 0;
+	char node[7];
+
+	if ((cl = admin_waiting(srv, cb, res, &call)) == NULL)
+		return;
+	if (call.error != NULL) {
+		admin_resume(cl, &call);
+		return;
+	}
+	memset(&info, 0, sizeof(info));
+	if (hub_channel_info(srv, cb->name, strlen(cb->name), &info) == 0)
+		local = info.subscribers;
+	else {
+		info.name = cb->name;
+		info.name_len = strlen(cb->name);
+	}
+	if ((per_node = json_object()) == NULL) {
+		admin_ok(&call, NULL);
+		admin_resume(cl, &call);
+		return;
+	}
+	/* Ours from memory: a subscription of a moment ago shows. */
+	if (local > 0) {
+		snprintf(node, sizeof(node), "%06" PRIx64, srv->id_base >> 40);
+		json_object_set_new(per_node, node,
+		    json_integer((json_int_t)local));
+	}
+	total = (json_int_t)local;
+	for (size_t i = 0; i < res->nmembers; i++) {
+		if (!CLUSTER_ID_REMOTE(srv, res->members[i].id))
+			continue;
+		snprintf(node, sizeof(node), "%06" PRIx64,
+		    res->members[i].id >> 40);
+		n = json_object_get(per_node, node);
+		json_object_set_new(per_node, node, json_integer(n != NULL ?
+		    json_integer_value(n) + 1 : 1));
+		total++;
+	}
+	if (total == 0 && info.seq == 0 && info.history_count == 0)
+		admin_fail(&call, "not_found", "no such channel: %s",
+		    cb->name);
+	else if ((o = admin_channel_json(&info)) != NULL) {
+		json_object_set_new(o, "subscribers", json_integer(total));
+		json_object_set_new(o, "local_subscribers",
+		    json_integer((json_int_t)local));
+		json_object_set(o, "nodes", per_node);
+		admin_ok(&call, o);
+	} else
+		admin_ok(&call, NULL);
+	json_decref(per_node);
+	admin_resume(cl, &call);
+}
+
+/* Parse a connection id (16 hex digits); -1 after an error. */
+static int
+admin_id_arg(struct admin_call *call, const char *s, uint64_t *id)
+{
+	size_t i;
+	int d;
+
+	*id = 0;
+	for (i = 0; s[i] != '\0' && i < 16; i++) {
+		if ((d = admin_hexval(s[i])) < 0)
+			break;
+		*id = *id << 4 | (unsigned)d;
+	}
+	if (i != 16 || s[i] != '\0' || *id == 0) {
+		admin_fail(call, "usage", "invalid connection id '%s' (16 hex "
+		    "digits)", s);
+		return -1;
+	}
+	return 0;
+}
+
+/* The cluster section of stats: Redis, and the nodes seen running. */
+static json_t *
+admin_cluster_json(struct server *srv)
+{
+	const struct server_stats *st = &srv->stats;
+	const struct cluster_node *nodes;
+	size_t n = cluster_nodes(srv->cluster, &nodes);
+	json_t *list;
+	char tag[7];
+
+	if ((list = json_array()) == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(tag, sizeof(tag), "%06" PRIx32, nodes[i].tag);
+		json_array_append_new(list, json_pack("{s:s, s:s, s:b, s:I, "
+		    "s:I, s:I}", "node", tag, "name", nodes[i].name,
+		    "self", nodes[i].self,
+		    "websockets", (json_int_t)nodes[i].websockets,
+		    "users", (json_int_t)nodes[i].users,
+		    "channels", (json_int_t)nodes[i].channels));
+	}
+	snprintf(tag, sizeof(tag), "%06" PRIx64, srv->id_base >> 40);
+	return json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+	    "s:o}", "node", tag, "redis", st->cluster_up ? "up" : "down",
+	    "outages", (json_int_t)st->cluster_outages,
+	    "connects", (json_int_t)st->cluster_connects,
+	    "publish_errors", (json_int_t)st->cluster_publish_errors,
+	    "messages_in", (json_int_t)st->cluster_msgs_in,
+	    "resyncs", (json_int_t)st->cluster_resyncs,
+	    "gaps", (json_int_t)st->cluster_gaps,
+	    "forwarded", (json_int_t)st->cluster_forwarded,
+	    "nodes_seen", (json_int_t)n, "nodes", list);
+}
+
 static void
 admin_cmd_send(struct admin_call *call)
 {
+	struct cluster_cb cb = { admin_send_done, admin_cookie(call), 0, 0,
+	    NULL };
+	const char *reason = NULL;
 	struct conn *c;
 	unsigned opcode;
 	size_t len;
+	int status;
 
+	if (admin_id_arg(call, call->argv[0], &cb.id) == -1)
+		return;
+	if (CLUSTER_ID_REMOTE(call->srv, cb.id)) {
+		if (admin_payload(call, call->argv[1], &len, &opcode) == -1 ||
+		    !admin_size_ok(call, len))
+			return;
+		status = cluster_send_one(call->srv->cluster, cb.id, opcode,
+		    call->argv[1], len, &cb, &reason);
+		admin_defer(call, status, reason, &cb);
+		return;
+	}
 	if ((c = admin_conn_arg(call, call->argv[0], 1)) == NULL ||
 	    admin_payload(call, call->argv[1], &len, &opcode) == -1 ||
 	    !admin_size_ok(call, len))
@@ -792,6 +1087,21 @@ admin_cmd_broadcast(struct admin_call *call)
 	}
 	n = route_send_all(r, m);
 	msg_unref(m);
+	if (call->srv->cluster != NULL) {
+		struct cluster_result local = { .connections = r->nconns,
+		    .delivered = n };
+		struct cluster_cb cb = { admin_broadcast_done,
+		    admin_cookie(call), 0, 1, strdup(r->cfg->path) };
+		const char *reason = "out of memory";
+		int status = 500;
+
+		if (cb.name != NULL)
+			status = cluster_broadcast(call->srv->cluster,
+			    r->cfg->path, opcode, call->argv[1], len, &local,
+			    &cb, &reason);
+		admin_defer(call, status, reason, &cb);
+		return;
+	}
 	admin_ok(call, json_pack("{s:s, s:I}", "route", r->cfg->path,
 	    "delivered", (json_int_t)n));
 }
@@ -826,11 +1136,16 @@ static void
 admin_cmd_kick(struct admin_call *call)
 {
 	unsigned long code = WS_CLOSE_NORMAL;
-	const char *reason = call->argc > 2 ? call->argv[2] : "";
-	struct conn *c;
+	const char *reason = call->argc > 2 ? call->argv[2] : "", *why = NULL;
+	int status;
+	struct cluster_cb cb = { admin_kick_done, admin_cookie(call), 0, 0,
+	    NULL };
+	struct conn *c = NULL;
 	char *end;
 
-	if ((c = admin_conn_arg(call, call->argv[0], 1)) == NULL)
+	if (admin_id_arg(call, call->argv[0], &cb.id) == -1 ||
+	    (!CLUSTER_ID_REMOTE(call->srv, cb.id) &&
+	    (c = admin_conn_arg(call, call->argv[0], 1)) == NULL))
 		return;
 	if (call->argc > 1) {
 		errno = 0;
@@ -848,6 +1163,13 @@ admin_cmd_kick(struct admin_call *call)
 	    !utf8_is_valid((const uint8_t *)reason, strlen(reason))) {
 		admin_fail(call, "usage", "invalid reason (at most %d bytes of "
 		    "UTF-8)", ADMIN_REASON_MAX);
+		return;
+	}
+	if (c == NULL) {
+		cb.code = (unsigned)code;
+		status = cluster_kick(call->srv->cluster, cb.id, cb.code,
+		    reason, &cb, &why);
+		admin_defer(call, status, why, &cb);
 		return;
 	}
 	log_info("conn %016" PRIx64 ": kicked from the admin socket with %lu",
@@ -1099,7 +1421,7 @@ admin_on_read(struct bufferevent *bev, void *arg)
 	size_t len;
 	char *line, *answer;
 
-	while (!cl->closing &&
+	while (!cl->closing && !cl->waiting &&
 	    (line = evbuffer_readln(in, &len, EVBUFFER_EOL_LF)) != NULL) {
 		if (len > 0 && line[len - 1] == '\r')
 			line[--len] = '\0';
@@ -1114,6 +1436,13 @@ admin_on_read(struct bufferevent *bev, void *arg)
 			admin_run(&call, line);
 		}
 		free(line);
+		if (call.deferred) {
+			/* Answered later; commands wait till then. */
+			cl->waiting = 1;
+			bufferevent_disable(bev, EV_READ);
+			admin_call_clear(&call);
+			break;
+		}
 		if (call.result != NULL || call.error != NULL) {
 			if ((answer = admin_answer(&call)) != NULL) {
 				evbuffer_add(out, answer, strlen(answer));
@@ -1152,7 +1481,7 @@ admin_on_write(struct bufferevent *bev, void *arg)
 		return;
 	}
 	/* The answers were read: take commands again, and any that waited. */
-	if (!(bufferevent_get_enabled(bev) & EV_READ)) {
+	if (!cl->waiting && !(bufferevent_get_enabled(bev) & EV_READ)) {
 		bufferevent_enable(bev, EV_READ);
 		admin_on_read(bev, cl);
 	}
@@ -1239,6 +1568,7 @@ admin_on_accept(evutil_socket_t lfd, short what, void *arg)
 		return;
 	}
 	cl->admin = a;
+	cl->serial = ++a->next_serial;
 	cl->uid = cr.uid;
 	LIST_INSERT_HEAD(&a->clients, cl, link);
 	a->nclients++;

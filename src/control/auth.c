@@ -818,6 +818,12 @@ auth_user_foreach(struct server *srv, const char *user,
 	return ident_foreach_conn(&srv->auth->idents, user, fn, arg);
 }
 
+size_t
+auth_user_count(const struct server *srv)
+{
+	return srv->auth != NULL ? srv->auth->idents.count : 0;
+}
+
 /* Close every open WebSocket whose credential has expired. */
 static void
 auth_expire(struct auth *a)

@@ -121,6 +121,9 @@ int	auth_origin_valid(const char *entry);
 size_t	auth_user_foreach(struct server *srv, const char *user,
 	    void (*fn)(struct conn *, void *), void *arg);
 
+/* Identities with open connections: about the number of distinct users. */
+size_t	auth_user_count(const struct server *srv);
+
 /* Whether |proto| (|len| bytes) is a credential, never to be selected. */
 int	auth_protocol_is_credential(const char *proto, size_t len);
 

@@ -321,20 +321,24 @@ static const struct config_opt config_opts[] = {
 	{ .name = "h2_max_streams", .type = OPT_INT,
 	  FIELD(config, h2_max_streams), .def = "128", .min = 1,
 	  .max = 100000,
+	  .reload = CONFIG_RELOAD_NEW,
 	  .doc = "Streams (WebSockets and requests) open at once on one "
 	  "HTTP/2 connection (SETTINGS_MAX_CONCURRENT_STREAMS)." },
 	{ .name = "h2_max_header_list", .type = OPT_SIZE,
 	  FIELD(config, h2_max_header_list), .def = "16k", .min = 1024,
 	  .max = 1048576,
+	  .reload = CONFIG_RELOAD_NEW,
 	  .doc = "Bytes of the decoded header list of one HTTP/2 request "
 	  "(SETTINGS_MAX_HEADER_LIST_SIZE); larger is refused." },
 	{ .name = "h2_window", .type = OPT_SIZE, FIELD(config, h2_window),
 	  .def = "256k", .min = 65535, .max = 2147483647.0,
+	  .reload = CONFIG_RELOAD_NEW,
 	  .doc = "Bytes a client may send on one HTTP/2 stream before we "
 	  "acknowledge them (SETTINGS_INITIAL_WINDOW_SIZE)." },
 	{ .name = "h2_max_resets", .type = OPT_INT,
 	  FIELD(config, h2_max_resets), .def = "200", .min = 1,
 	  .max = 1000000,
+	  .reload = CONFIG_RELOAD_NEW,
 	  .doc = "Streams a client may reset (RST_STREAM) per second on one "
 	  "HTTP/2 connection; more is a rapid-reset flood and ends the "
 	  "connection with GOAWAY ENHANCE_YOUR_CALM." },

@@ -16,6 +16,7 @@
 #include "control/httpapi.h"
 #include "control/metrics.h"
 #include "hub/channel.h"
+#include "hub/engine.h"
 #include "hub/hub.h"
 #include "hub/ident.h"
 #include "hub/server.h"
@@ -68,6 +69,12 @@ static void	httpapi_send(struct httpapi_call *);
 static void	httpapi_disconnect(struct httpapi_call *);
 static void	httpapi_broadcast(struct httpapi_call *);
 static void	httpapi_send_user(struct httpapi_call *);
+static void	httpapi_presence(struct httpapi_call *);
+static void	httpapi_nodes(struct httpapi_call *);
+static void	httpapi_forward(struct httpapi_call *, int, const char *,
+		    struct cluster_cb *);
+static struct conn *httpapi_waiting(struct server *, const struct cluster_cb *,
+		    const struct cluster_result *);
 
 /*
  * Every endpoint of the API. The docs (docs/HTTP-API.md, wshubd(8)) and
@@ -86,7 +93,13 @@ static const struct httpapi_endpoint httpapi_endpoints[] = {
 	{ "GET", "/api/v1/channels", 0, httpapi_channels,
 	  "List the channels that exist, with subscribers and history." },
 	{ "GET", "/api/v1/channels/{channel}", 0, httpapi_channel,
-	  "One channel: subscribers, last sequence number, epoch, history." },
+	  "One channel: subscribers (on every node), last sequence number, "
+	  "epoch, history." },
+	{ "GET", "/api/v1/channels/{channel}/presence", 0, httpapi_presence,
+	  "Who is subscribed to a channel, on every node: connection ids "
+	  "and users." },
+	{ "GET", "/api/v1/nodes", 0, httpapi_nodes,
+	  "The running nodes with their WebSockets, users and channels." },
 	{ "GET", "/api/v1/connections", 0, httpapi_connections,
 	  "List the open WebSocket connections: id, route and peer." },
 	{ "POST", "/api/v1/connections/{id}/send", HTTPAPI_BODY,
@@ -609,18 +622,226 @@ httpapi_channel_json(const struct hub_channel_info *info)
 	    "first_seq", (json_int_t)info->history_first_seq);
 }
 
+
+/* Add |id| of |user| to a presence list and its node's count. */
+static void
+httpapi_member_add(json_t *list, json_t *per_node, uint64_t id,
+    const char *user, size_t user_len)
+{
+	char ids[17], node[7];
+	json_t *one, *n;
+
+	httpapi_id(id, ids, sizeof(ids));
+	snprintf(node, sizeof(node), "%06" PRIx64, id >> 40);
+	if ((one = json_pack("{s:s, s:s}", "id", ids, "node", node)) == NULL)
+		return;
+	if (user != NULL && user_len > 0)
+		json_object_set_new(one, "user", json_stringn(user, user_len));
+	json_array_append_new(list, one);
+	n = json_object_get(per_node, node);
+	json_object_set_new(per_node, node, json_integer(n != NULL ?
+	    json_integer_value(n) + 1 : 1));
+}
+
+/*
+ * The subscribers of channel |name|: this node's from memory (so a
+ * subscription made a moment ago shows), the other nodes' from |res|
+ * (NULL on a single node). Fills |per_node|; NULL when out of memory.
+ */
+static json_t *
+httpapi_members(struct server *srv, const char *name,
+    const struct cluster_result *res, json_t *per_node)
+{
+	struct channel *ch;
+	struct subscription *s;
+	json_t *list;
+	const char *user;
+
+	if ((list = json_array()) == NULL)
+		return NULL;
+	if ((ch = hub_channel(srv, name, strlen(name), 0)) != NULL)
+		for (int m = 0; m < SUB_NLISTS; m++)
+			TAILQ_FOREACH(s, &ch->subs[m], chan_link) {
+				user = ident_conn_user(s->conn);
+				httpapi_member_add(list, per_node, s->conn->id,
+				    user, user != NULL ? strlen(user) : 0);
+			}
+	for (size_t i = 0; res != NULL && i < res->nmembers; i++)
+		if (CLUSTER_ID_REMOTE(srv, res->members[i].id))
+			httpapi_member_add(list, per_node, res->members[i].id,
+			    res->members[i].user, res->members[i].user_len);
+	return list;
+}
+
+/* GET a channel, with Redis: its subscribers on every node. */
+static void
+httpapi_channel_done(struct server *srv, const struct cluster_cb *cb,
+    const struct cluster_result *res)
+{
+	struct hub_channel_info info;
+	json_t *o, *list, *per_node;
+	struct conn *c;
+	size_t local = 0;
+
+	if ((c = httpapi_waiting(srv, cb, res)) == NULL)
+		return;
+	memset(&info, 0, sizeof(info));
+	if (hub_channel_info(srv, cb->name, strlen(cb->name), &info) == 0)
+		local = info.subscribers;
+	else {
+		info.name = cb->name;
+		info.name_len = strlen(cb->name);
+	}
+	per_node = json_object();
+	list = per_node != NULL ? httpapi_members(srv, cb->name, res,
+	    per_node) : NULL;
+	if (list != NULL && json_array_size(list) == 0 &&
+	    info.seq == 0 && info.history_count == 0 && local == 0) {
+		json_decref(list);
+		json_decref(per_node);
+		httpapi_error(c, 404, NULL, "no such channel: %s", cb->name);
+		return;
+	}
+	if ((o = httpapi_channel_json(&info)) != NULL && list != NULL) {
+		json_object_set_new(o, "subscribers", json_integer(
+		    (json_int_t)json_array_size(list)));
+		json_object_set_new(o, "local_subscribers",
+		    json_integer((json_int_t)local));
+		json_object_set(o, "nodes", per_node);
+	}
+	json_decref(list);
+	json_decref(per_node);
+	httpapi_json(c, 200, NULL, list != NULL ? o : (json_decref(o), NULL));
+}
+
+/* The presence list of a channel, on every node. */
+static void
+httpapi_presence_done(struct server *srv, const struct cluster_cb *cb,
+    const struct cluster_result *res)
+{
+	json_t *list, *per_node;
+	struct conn *c;
+
+	if ((c = httpapi_waiting(srv, cb, res)) == NULL)
+		return;
+	per_node = json_object();
+	list = per_node != NULL ? httpapi_members(srv, cb->name, res,
+	    per_node) : NULL;
+	if (list == NULL) {
+		json_decref(per_node);
+		httpapi_json(c, 500, NULL, NULL);
+		return;
+	}
+	httpapi_json(c, 200, NULL, json_pack("{s:s, s:I, s:o, s:o}",
+	    "channel", cb->name, "count", (json_int_t)json_array_size(list),
+	    "nodes", per_node, "subscribers", list));
+}
+
+/*
+ * Ask Redis for the presence of the call's channel; |fn| answers. Returns
+ * 0 (the answer is deferred), or an HTTP status and a static |*reason|
+ * with nothing answered.
+ */
+static int
+httpapi_presence_ask(struct httpapi_call *call,
+    void (*fn)(struct server *, const struct cluster_cb *,
+    const struct cluster_result *), const char **reason)
+{
+	struct cluster_cb cb = { fn, call->conn->id, 0, 0, NULL };
+	int status = 500;
+
+	*reason = "out of memory";
+	if ((cb.name = strdup(call->arg)) != NULL)
+		status = cluster_presence(call->srv->cluster, call->arg,
+		    call->arg_len, &cb, reason);
+	if (status == 0) {
+		h1_defer(call->conn);
+		return 0;
+	}
+	free(cb.name);
+	return status;
+}
+
+static void
+httpapi_presence(struct httpapi_call *call)
+{
+	struct cluster_cb cb = { NULL, call->conn->id, 0, 0, call->arg };
+	struct cluster_result none;
+
+	const char *reason;
+	int status;
+
+	if (call->srv->cluster != NULL) {
+		if ((status = httpapi_presence_ask(call, httpapi_presence_done,
+		    &reason)) != 0)
+			httpapi_error(call->conn, status, NULL, "%s", reason);
+		return;
+	}
+	memset(&none, 0, sizeof(none));
+	httpapi_presence_done(call->srv, &cb, &none);
+}
+
+static void
+httpapi_nodes(struct httpapi_call *call)
+{
+	const struct cluster_node *nodes;
+	struct server *srv = call->srv;
+	const struct server_stats *st = &srv->stats;
+	size_t n = cluster_nodes(srv->cluster, &nodes), ws = 0;
+	char tag[7];
+	json_t *list;
+
+	if ((list = json_array()) == NULL) {
+		httpapi_json(call->conn, 500, NULL, NULL);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		snprintf(tag, sizeof(tag), "%06" PRIx32, nodes[i].tag);
+		json_array_append_new(list, json_pack("{s:s, s:s, s:b, s:I, "
+		    "s:I, s:I}", "node", tag, "name", nodes[i].name,
+		    "self", nodes[i].self,
+		    "websockets", (json_int_t)nodes[i].websockets,
+		    "users", (json_int_t)nodes[i].users,
+		    "channels", (json_int_t)nodes[i].channels));
+	}
+	if (srv->cluster == NULL) {
+		/* A single node: this one, as it is now. */
+		for (size_t i = 0; i < srv->nroutes; i++)
+			ws += srv->routes[i]->nconns;
+		snprintf(tag, sizeof(tag), "%06" PRIx64, srv->id_base >> 40);
+		json_array_append_new(list, json_pack("{s:s, s:s, s:b, s:I, "
+		    "s:I, s:I}", "node", tag, "name", tag, "self", 1,
+		    "websockets", (json_int_t)ws,
+		    "users", (json_int_t)auth_user_count(srv),
+		    "channels", (json_int_t)srv->channels.count));
+	}
+	httpapi_json(call->conn, 200, NULL, json_pack("{s:b, s:b, s:I, s:I, "
+	    "s:o}", "cluster", srv->cluster != NULL, "redis_up",
+	    st->cluster_up != 0, "outages", (json_int_t)st->cluster_outages,
+	    "count", (json_int_t)json_array_size(list), "nodes", list));
+}
+
 static void
 httpapi_channel(struct httpapi_call *call)
 {
 	struct hub_channel_info info;
+	const char *reason = NULL;
+	json_t *o;
 
+	/* With Redis down, this node's view, said to be incomplete. */
+	if (call->srv->cluster != NULL && httpapi_presence_ask(call,
+	    httpapi_channel_done, &reason) == 0)
+		return;
 	if (hub_channel_info(call->srv, call->arg, call->arg_len, &info) ==
 	    -1) {
 		httpapi_error(call->conn, 404, NULL, "no such channel: %s",
 		    call->arg);
 		return;
 	}
-	httpapi_json(call->conn, 200, NULL, httpapi_channel_json(&info));
+	o = httpapi_channel_json(&info);
+	if (o != NULL && reason != NULL)
+		json_object_set_new(o, "incomplete", json_string(reason));
+	httpapi_json(call->conn, 200, NULL, o);
 }
 
 static void
@@ -697,15 +918,165 @@ httpapi_target(struct httpapi_call *call)
 	return c;
 }
 
+/*
+ * With Redis, whether the call's {id} names a connection another node
+ * gave: the request then goes to that node, which answers.
+ */
+static int
+httpapi_remote_id(struct httpapi_call *call, uint64_t *id)
+{
+	return call->srv->cluster != NULL &&
+	    httpapi_parse_id(call->arg, call->arg_len, id) == 0 &&
+	    CLUSTER_ID_REMOTE(call->srv, *id);
+}
+
+/* Defer the answer to the other nodes', or answer the refusal now. */
+static void
+httpapi_forward(struct httpapi_call *call, int status, const char *reason,
+    struct cluster_cb *cb)
+{
+	if (status == 0) {
+		h1_defer(call->conn);
+		return;
+	}
+	free(cb->name);
+	httpapi_error(call->conn, status, NULL, "%s", reason);
+}
+
+/*
+ * The request waiting for other nodes' answer |res|, or NULL when it is
+ * gone or was answered with the error |res| carries.
+ */
+static struct conn *
+httpapi_waiting(struct server *srv, const struct cluster_cb *cb,
+    const struct cluster_result *res)
+{
+	struct conn *c = idmap_get(&srv->conns, cb->cookie);
+
+	if (c == NULL || c->state != CONN_HTTP)
+		return NULL;
+	if (res->status != 0) {
+		httpapi_error(c, res->status, NULL, "%s", res->reason);
+		return NULL;
+	}
+	return c;
+}
+
+static void
+httpapi_send_done(struct server *srv, const struct cluster_cb *cb,
+    const struct cluster_result *res)
+{
+	struct conn *c;
+	char id[17];
+
+	if ((c = httpapi_waiting(srv, cb, res)) == NULL)
+		return;
+	httpapi_id(cb->id, id, sizeof(id));
+	if (res->delivered == 0) {
+		httpapi_error(c, 503, NULL, "connection %s takes no more "
+		    "messages (send buffer full or closing)", id);
+		return;
+	}
+	httpapi_json(c, 200, NULL, json_pack("{s:s, s:i}", "id", id,
+	    "delivered", 1));
+}
+
+static void
+httpapi_kick_done(struct server *srv, const struct cluster_cb *cb,
+    const struct cluster_result *res)
+{
+	struct conn *c;
+	char id[17];
+
+	if ((c = httpapi_waiting(srv, cb, res)) == NULL)
+		return;
+	httpapi_id(cb->id, id, sizeof(id));
+	httpapi_json(c, 200, NULL, json_pack("{s:s, s:i}", "id", id,
+	    "code", (int)cb->code));
+}
+
+/* sendOne and sendAll answers: totals over the nodes that answered. */
+static void
+httpapi_fanout_done(struct server *srv, const struct cluster_cb *cb,
+    const struct cluster_result *res)
+{
+	const int user = cb->code == 0;
+	struct conn *c;
+	json_t *o;
+
+	if ((c = httpapi_waiting(srv, cb, res)) == NULL)
+		return;
+	if (user && res->connections == 0) {
+		httpapi_error(c, 404, NULL, "no open connection of user %s on "
+		    "any node", cb->name);
+		return;
+	}
+	o = json_pack("{s:s, s:I, s:I, s:I}", user ? "user" : "route",
+	    cb->name, "connections", (json_int_t)res->connections,
+	    "delivered", (json_int_t)res->delivered,
+	    "nodes", (json_int_t)(res->nodes + 1));
+	/* Nodes that got the request but did not answer in time. */
+	if (o != NULL && res->nodes < res->nodes_asked)
+		json_object_set_new(o, "nodes_silent",
+		    json_integer((json_int_t)(res->nodes_asked - res->nodes)));
+	httpapi_json(c, 200, NULL, o);
+}
+
+/*
+ * Hand a user or route message, delivered here as |local| says, on to
+ * the other nodes. Redis being down leaves what was done here: the answer
+ * says so ("incomplete"), or is 503 when nothing was.
+ */
+static void
+httpapi_fanout(struct httpapi_call *call, const char *name, int user,
+    unsigned opcode, const struct cluster_result *local)
+{
+	struct cluster_cb cb = { httpapi_fanout_done, call->conn->id, 0,
+	    user ? 0 : 1, NULL };
+	const char *reason = "out of memory";
+	int status = 500;
+
+	if ((cb.name = strdup(name)) != NULL)
+		status = user ? cluster_send_user(call->srv->cluster, name,
+		    opcode, call->body, call->body_len, local, &cb, &reason) :
+		    cluster_broadcast(call->srv->cluster, name, opcode,
+		    call->body, call->body_len, local, &cb, &reason);
+	if (status == 0) {
+		h1_defer(call->conn);
+		return;
+	}
+	free(cb.name);
+	if (local->connections == 0) {
+		httpapi_error(call->conn, status, NULL, "%s", reason);
+		return;
+	}
+	httpapi_json(call->conn, 200, NULL, json_pack("{s:s, s:I, s:I, s:i, "
+	    "s:s}", user ? "user" : "route", name,
+	    "connections", (json_int_t)local->connections,
+	    "delivered", (json_int_t)local->delivered, "nodes", 1,
+	    "incomplete", reason));
+}
+
 static void
 httpapi_send(struct httpapi_call *call)
 {
+	struct cluster_cb cb = { httpapi_send_done, call->conn->id, 0, 0,
+	    NULL };
+	const char *reason = NULL;
 	struct conn *c;
 	unsigned opcode;
 	char id[17];
+	int status;
 
-	if (httpapi_opcode(call, &opcode) == -1 ||
-	    (c = httpapi_target(call)) == NULL)
+	if (httpapi_opcode(call, &opcode) == -1)
+		return;
+	if (httpapi_remote_id(call, &cb.id)) {
+		status = cluster_send_one(call->srv->cluster, cb.id, opcode,
+		    call->body, call->body_len, &cb, &reason);
+		httpapi_forward(call, status, reason, &cb);
+		return;
+	}
+	if ((c = httpapi_target(call)) == NULL)
 		return;
 	if (server_send_one(call->srv, c->id, opcode, call->body,
 	    call->body_len) == -1) {
@@ -722,7 +1093,10 @@ static void
 httpapi_disconnect(struct httpapi_call *call)
 {
 	char val[HTTPAPI_ARG_MAX + 1], reason[HTTPAPI_ARG_MAX + 1], id[17];
+	struct cluster_cb cb = { httpapi_kick_done, call->conn->id, 0, 0,
+	    NULL };
 	unsigned long code = WS_CLOSE_NORMAL;
+	const char *why = NULL;
 	size_t len, rlen = 0;
 	struct conn *c;
 	char *end;
@@ -748,6 +1122,13 @@ httpapi_disconnect(struct httpapi_call *call)
 	    !utf8_is_valid((const uint8_t *)reason, rlen)) {
 		httpapi_error(call->conn, 400, NULL, "invalid reason (at most "
 		    "%d bytes of UTF-8)", HTTPAPI_REASON_MAX);
+		return;
+	}
+	if (httpapi_remote_id(call, &cb.id)) {
+		cb.code = (unsigned)code;
+		rv = cluster_kick(call->srv->cluster, cb.id, cb.code, reason,
+		    &cb, &why);
+		httpapi_forward(call, rv, why, &cb);
 		return;
 	}
 	if ((c = httpapi_target(call)) == NULL)
@@ -792,6 +1173,13 @@ httpapi_send_user(struct httpapi_call *call)
 	n = auth_user_foreach(call->srv, call->arg, httpapi_send_user_one, &us);
 	msg_unref(us.m);
 	call->srv->stats.msgs_out += us.delivered;
+	if (call->srv->cluster != NULL) {
+		struct cluster_result local = { .connections = n,
+		    .delivered = us.delivered };
+
+		httpapi_fanout(call, call->arg, 1, opcode, &local);
+		return;
+	}
 	if (n == 0) {
 		httpapi_error(call->conn, 404, NULL, "no open connection of "
 		    "user %s", call->arg);
@@ -847,6 +1235,13 @@ httpapi_broadcast(struct httpapi_call *call)
 	}
 	n = route_send_all(r, m);
 	msg_unref(m);
+	if (call->srv->cluster != NULL) {
+		struct cluster_result local = { .connections = r->nconns,
+		    .delivered = n };
+
+		httpapi_fanout(call, r->cfg->path, 0, opcode, &local);
+		return;
+	}
 	httpapi_json(call->conn, 200, NULL, json_pack("{s:s, s:I}", "route",
 	    r->cfg->path, "delivered", (json_int_t)n));
 }

@@ -21,6 +21,7 @@ channel_index_init(struct channel_index *ix)
 	ix->count = 0;
 	ix->hook = NULL;
 	ix->hook_arg = NULL;
+	ix->sub_hook = NULL;
 }
 
 void
@@ -186,6 +187,8 @@ channel_subscribe_mode(struct channel *ch, struct conn *c, enum sub_mode mode,
 	*conn_subs = s;
 	if (ch->nsubs == 1 && ch->index->hook != NULL)
 		ch->index->hook(ch->index->hook_arg, ch, 1);
+	if (ch->index->sub_hook != NULL)
+		ch->index->sub_hook(ch->index->hook_arg, s, 1);
 	return 0;
 }
 
@@ -207,6 +210,8 @@ channel_sub_free(struct subscription *s)
 {
 	struct channel *ch = s->chan;
 
+	if (ch->index->sub_hook != NULL)
+		ch->index->sub_hook(ch->index->hook_arg, s, 0);
 	TAILQ_REMOVE(&ch->subs[s->mode], s, chan_link);
 	ch->nsubs--;
 	free(s);

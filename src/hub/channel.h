@@ -75,6 +75,12 @@ struct channel_index {
 	 */
 	void			(*hook)(void *, struct channel *, int up);
 	void			*hook_arg;
+	/*
+	 * Told of every subscription made (|up| = 1) and ended (0), before
+	 * it is freed: the Redis engine keeps the channel's presence across
+	 * nodes. NULL on a single node.
+	 */
+	void			(*sub_hook)(void *, struct subscription *, int up);
 };
 
 void	channel_index_init(struct channel_index *ix);

@@ -20,12 +20,14 @@
 #pragma GCC diagnostic pop
 #include <openssl/rand.h>
 
+#include "control/auth.h"
 #include "control/config.h"
 #include "hub/channel.h"
 #include "hub/engine.h"
 #include "hub/handlers.h"
 #include "hub/history.h"
 #include "hub/hub.h"
+#include "hub/ident.h"
 #include "hub/server.h"
 #include "proto/envelope.h"
 #include "proto/frame.h"
@@ -50,6 +52,16 @@
 #define CLUSTER_BUFFER_MAX	100000
 /* Bytes of a key or pub/sub channel name we build. */
 #define CLUSTER_KEY_MAX		(CHANNEL_NAME_MAX + 128)
+/*
+ * A node tells Redis it runs every second; one not heard of for three is
+ * gone, and the first node to notice removes its presence entries.
+ */
+#define CLUSTER_BEAT_MS		1000
+#define CLUSTER_NODE_TTL_MS	3000
+/* Nodes kept from a heartbeat's answer. */
+#define CLUSTER_NODES_MAX	1024
+/* Bytes of a user name or route path carried in a control message. */
+#define CLUSTER_CTL_ARG_MAX	256
 
 /*
  * Publish: number the message (HINCRBY on the channel's meta hash, which
@@ -141,7 +153,11 @@ enum cluster_op_kind {
 	OP_SETUP,		/* AUTH, SCRIPT LOAD: must succeed */
 	OP_PING,
 	OP_PUBLISH,
-	OP_SYNC
+	OP_SYNC,
+	OP_CTL,			/* PUBLISH of a request to other nodes */
+	OP_QUIET,		/* replies, presence writes: no answer needed */
+	OP_BEAT,		/* the heartbeat script */
+	OP_PRESENCE		/* the presence query script */
 };
 
 /*
@@ -158,6 +174,7 @@ struct cluster_op {
 	int			 has_cb;
 	int			 script;	/* OP_SETUP: 0 none, 1 publish, 2 sync */
 	struct cluster_chan	*cc;		/* OP_SYNC */
+	uint64_t		 serial;	/* OP_CTL, OP_PRESENCE: its request */
 	size_t			 name_len;
 	char			 name[CHANNEL_NAME_MAX + 1];
 };
@@ -227,12 +244,34 @@ struct cluster {
 	char			 sha_sync[41];
 	char			 prefix[128];
 	size_t			 prefix_len;
+
+	/* Control channels and presence (see the section below). */
+	uint32_t		 tag;		/* the high 24 bits of our ids */
+	char			 ctl_chan[CLUSTER_KEY_MAX];	/* ours */
+	char			 all_chan[CLUSTER_KEY_MAX];	/* every node's */
+	uint64_t		 req_next;
+	TAILQ_HEAD(, cluster_req) reqs;
+	struct cluster_pres	*pres, **pres_tail;	/* changes this turn */
+	int			 pres_resend;	/* Redis may have lost ours */
+	int			 beats;		/* heartbeats sent */
+	uint64_t		 next_beat;
+	struct cluster_node	*nodes;
+	size_t			 nnodes;
 };
 
 static void	cluster_connect(struct cluster *);
 static void	cluster_down(struct cluster *, const char *);
 static void	cluster_sync_start(struct cluster_chan *);
 static void	cluster_batch_want(struct cluster *);
+static void	cluster_ctl_on_message(struct cluster *, const char *, size_t);
+static void	cluster_ctl_reply(struct cluster_op *, redisReply *);
+static void	cluster_beat(struct cluster *);
+static void	cluster_beat_reply(struct cluster *, redisReply *);
+static void	cluster_presence_reply(struct cluster_op *, redisReply *);
+static void	cluster_pres_flush(struct cluster *);
+static void	cluster_pres_clear(struct cluster *);
+static void	cluster_pres_chan(struct cluster *, const char *, size_t, int);
+static void	cluster_req_tick(struct cluster *, uint64_t);
 
 static uint64_t
 cluster_now_ms(void)
@@ -399,6 +438,7 @@ cluster_on_channel(void *arg, struct channel *ch, int up)
 		cc->ch = ch;
 		ch->cl = cc;
 		cc->ready = 0;
+		cluster_pres_chan(cl, ch->name, ch->name_len, 1);
 		/* What the node held before is stale: it was not listening. */
 		history_clear(&ch->hist);
 		if (cc->confirmed)
@@ -414,6 +454,7 @@ cluster_on_channel(void *arg, struct channel *ch, int up)
 	 * channel is freed now and a later subscriber syncs afresh.
 	 */
 	history_clear(&ch->hist);
+	cluster_pres_chan(cl, ch->name, ch->name_len, 0);
 	ch->cl = NULL;
 	cc->ch = NULL;
 	cc->ready = 0;
@@ -749,6 +790,8 @@ cluster_setup_reply(struct cluster_op *op, redisReply *r)
 	if (--cl->setup_left > 0)
 		return;
 	cl->cmd_up = 1;
+	/* Tell the others we run (and re-add our presence) first. */
+	cluster_beat(cl);
 	/* Channels whose SUBSCRIBE was confirmed first sync now. */
 	TAILQ_FOREACH(cc, &cl->all, link)
 		if (cc->need_sync && cc->confirmed)
@@ -772,6 +815,16 @@ cluster_on_reply(redisAsyncContext *ac, void *reply, void *privdata)
 		cluster_setup_reply(op, r);
 		break;
 	case OP_PING:
+	case OP_QUIET:
+		break;
+	case OP_CTL:
+		cluster_ctl_reply(op, r);
+		break;
+	case OP_BEAT:
+		cluster_beat_reply(op->cl, r);
+		break;
+	case OP_PRESENCE:
+		cluster_presence_reply(op, r);
 		break;
 	case OP_PUBLISH:
 		cluster_publish_reply(op, r);
@@ -998,6 +1051,16 @@ cluster_on_sub(redisAsyncContext *ac, void *reply, void *privdata)
 		return;
 	kind = r->element[0];
 	chan = r->element[1];
+	if (kind->type == REDIS_REPLY_STRING &&
+	    chan->type == REDIS_REPLY_STRING &&
+	    strcmp(kind->str, "message") == 0 &&
+	    r->element[2]->type == REDIS_REPLY_STRING &&
+	    (strcmp(chan->str, cl->ctl_chan) == 0 ||
+	    strcmp(chan->str, cl->all_chan) == 0)) {
+		cluster_ctl_on_message(cl, r->element[2]->str,
+		    r->element[2]->len);
+		return;
+	}
 	if (kind->type != REDIS_REPLY_STRING ||
 	    chan->type != REDIS_REPLY_STRING ||
 	    chan->len < cl->prefix_len + 2 ||
@@ -1038,6 +1101,7 @@ cluster_on_batch(evutil_socket_t fd, short what, void *arg)
 	char *keys = NULL;
 
 	cl->batch_pending = 0;
+	cluster_pres_flush(cl);
 	TAILQ_FOREACH(cc, &cl->dirty, dirty_link)
 		n++;
 	if (n == 0)
@@ -1147,6 +1211,9 @@ cluster_down(struct cluster *cl, const char *why)
 		log_warn("cluster: Redis %s: %s; publishes fail until it is "
 		    "back", cl->cc->redis[cl->addr], why);
 	}
+	/* Redis may lose our presence entries, or another node sweep them. */
+	cluster_pres_clear(cl);
+	cl->pres_resend = 1;
 	for (cc = TAILQ_FIRST(&cl->all); cc != NULL; cc = next) {
 		next = TAILQ_NEXT(cc, link);
 		cc->subscribed = 0;
@@ -1257,6 +1324,7 @@ cluster_on_connect(const redisAsyncContext *cac, int status)
 	cluster_auth(cl, ac, 0);
 	TAILQ_FOREACH(cc, &cl->all, link)
 		n += cc->ch != NULL;
+	n += 2;		/* our control channel and every node's */
 	sv = calloc(n, sizeof(*sv));
 	sl = calloc(n, sizeof(*sl));
 	keys = malloc(n * CLUSTER_KEY_MAX);
@@ -1269,7 +1337,11 @@ cluster_on_connect(const redisAsyncContext *cac, int status)
 	}
 	sv[0] = "SUBSCRIBE";
 	sl[0] = 9;
-	i = 1;
+	sv[1] = cl->ctl_chan;
+	sl[1] = strlen(cl->ctl_chan);
+	sv[2] = cl->all_chan;
+	sl[2] = strlen(cl->all_chan);
+	i = 3;
 	TAILQ_FOREACH(cc, &cl->all, link) {
 		if (cc->ch == NULL)
 			continue;
@@ -1386,12 +1458,849 @@ cluster_on_tick(evutil_socket_t fd, short what, void *arg)
 		cluster_down(cl, "command timeout");
 		return;
 	}
+	cluster_req_tick(cl, now);
+	if (cl->cmd_up && now >= cl->next_beat)
+		cluster_beat(cl);
 	if (cl->cmd_up && now >= cl->next_ping) {
 		/* A dead peer that never resets shows as a ping timing out. */
 		cl->next_ping = now + CLUSTER_PING_MS;
 		if ((op = cluster_op_new(cl, OP_PING)) != NULL)
 			cluster_op_send(op, 1, argv, NULL);
 	}
+}
+
+/*
+ * Control channels: acting on connections of other nodes.
+ *
+ * Every node subscribes, on its pub/sub connection, to its own control
+ * channel "<prefix>n:<tag>" (the tag is the high 24 bits of the ids it
+ * gives, six hex digits) and to "<prefix>all". A request for a connection
+ * id goes to the channel of the id's node; one for a user or a route to
+ * every node. PUBLISH answers how many nodes received it, so a request
+ * for an id whose node is not running is answered 404 at once; the nodes
+ * that received one answer on the asker's channel, and the asker answers
+ * its caller when all have, or when command_timeout is over.
+ *
+ * Messages are text headers with ':' between fields; a user name or route
+ * carries its length, and the payload is the rest:
+ *
+ *	s:<from>:<req>:<id>:<opcode>:<payload>		sendOne
+ *	k:<from>:<req>:<id>:<code>:<reason>		kick
+ *	u:<from>:<req>:<opcode>:<len>:<user><payload>	to a user
+ *	b:<from>:<req>:<opcode>:<len>:<route><payload>	sendAll on a route
+ *	r:<from>:<req>:<connections>:<delivered>	the answer
+ */
+
+/* A request waiting for other nodes' answers. */
+struct cluster_req {
+	TAILQ_ENTRY(cluster_req) link;
+	uint64_t		 serial;
+	uint64_t		 deadline;	/* ms, monotonic */
+	long			 expected;	/* answers due; -1: not known */
+	int			 one;		/* for one connection id */
+	struct cluster_result	 res;
+	struct cluster_cb	 cb;
+};
+
+/* A presence change waiting for the once-a-turn batch. */
+enum cluster_pres_kind {
+	PRES_ADD,		/* HSET p:{chan} <id> <user> */
+	PRES_DEL,		/* HDEL p:{chan} <id> */
+	PRES_CHAN_ADD,		/* SADD pn:<tag> chan: where ours are */
+	PRES_CHAN_DEL		/* SREM pn:<tag> chan */
+};
+
+struct cluster_pres {
+	struct cluster_pres	*next;
+	enum cluster_pres_kind	 kind;
+	uint64_t		 id;
+	size_t			 chan_len;
+	size_t			 user_len;
+	char			 data[];	/* channel, then user */
+};
+
+/*
+ * The heartbeat: record this node (its description expires with it),
+ * remove what nodes not heard of for CLUSTER_NODE_TTL_MS left in the
+ * presence sets (and, with |fresh|, what an earlier run of this node with
+ * the same node_id left), and return every running node. The first
+ * element says whether our own record had expired meanwhile: other nodes
+ * may then have removed our presence entries, which we add again.
+ */
+static const char cluster_lua_beat[] =
+"local prefix, tag, ttl = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
+"local info, fresh = ARGV[4], ARGV[5]\n"
+"local nodes = prefix .. 'nodes'\n"
+"local t = redis.call('TIME')\n"
+"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+"local function sweep(d)\n"
+"  local pn = prefix .. 'pn:' .. d\n"
+"  for _, ch in ipairs(redis.call('SMEMBERS', pn)) do\n"
+"    local k = prefix .. 'p:{' .. ch .. '}'\n"
+"    for _, f in ipairs(redis.call('HKEYS', k)) do\n"
+"      if string.sub(f, 1, 6) == d then redis.call('HDEL', k, f) end\n"
+"    end\n"
+"  end\n"
+"  redis.call('DEL', pn, prefix .. 'node:' .. d)\n"
+"  redis.call('ZREM', nodes, d)\n"
+"end\n"
+"local mine = redis.call('ZSCORE', nodes, tag)\n"
+"local lost = 0\n"
+"if fresh == '1' then sweep(tag)\n"
+"elseif not mine or tonumber(mine) <= now then lost = 1 end\n"
+"for _, d in ipairs(redis.call('ZRANGEBYSCORE', nodes, '-inf', now)) do\n"
+"  if d ~= tag then sweep(d) end\n"
+"end\n"
+"redis.call('ZADD', nodes, now + ttl, tag)\n"
+"redis.call('SET', prefix .. 'node:' .. tag, info, 'PX', ttl)\n"
+"local out = {lost}\n"
+"for _, d in ipairs(redis.call('ZRANGEBYSCORE', nodes, '(' .. now,\n"
+"    '+inf')) do\n"
+"  local v = redis.call('GET', prefix .. 'node:' .. d)\n"
+"  if v then out[#out + 1] = d; out[#out + 1] = v end\n"
+"end\n"
+"return out\n";
+
+/*
+ * Presence: the entries of a channel's presence hash (connection id ->
+ * user) whose node is still running.
+ */
+static const char cluster_lua_presence[] =
+"local k, nodes = KEYS[1], KEYS[2]\n"
+"local t = redis.call('TIME')\n"
+"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+"local live, out = {}, {}\n"
+"local h = redis.call('HGETALL', k)\n"
+"for i = 1, #h, 2 do\n"
+"  local d = string.sub(h[i], 1, 6)\n"
+"  if live[d] == nil then\n"
+"    local sc = redis.call('ZSCORE', nodes, d)\n"
+"    live[d] = sc and tonumber(sc) > now or false\n"
+"  end\n"
+"  if live[d] then out[#out + 1] = h[i]; out[#out + 1] = h[i + 1] end\n"
+"end\n"
+"return out\n";
+
+static struct cluster_req *
+cluster_req_find(struct cluster *cl, uint64_t serial)
+{
+	struct cluster_req *rq;
+
+	TAILQ_FOREACH(rq, &cl->reqs, link)
+		if (rq->serial == serial)
+			return rq;
+	return NULL;
+}
+
+/* Answer the caller of |rq| and forget it. */
+static void
+cluster_req_done(struct cluster *cl, struct cluster_req *rq)
+{
+	TAILQ_REMOVE(&cl->reqs, rq, link);
+	if (rq->res.status == 0 && rq->one && rq->res.connections == 0) {
+		rq->res.status = rq->res.nodes < rq->res.nodes_asked ? 504 :
+		    404;
+		rq->res.reason = rq->res.status == 504 ?
+		    "the connection's node did not answer in time" :
+		    "no such WebSocket connection";
+	}
+	rq->cb.fn(cl->srv, &rq->cb, &rq->res);
+	free(rq->cb.name);
+	free(rq);
+}
+
+static void
+cluster_req_tick(struct cluster *cl, uint64_t now)
+{
+	struct cluster_req *rq, *next;
+
+	for (rq = TAILQ_FIRST(&cl->reqs); rq != NULL; rq = next) {
+		next = TAILQ_NEXT(rq, link);
+		if (now > rq->deadline)
+			cluster_req_done(cl, rq);
+	}
+}
+
+static int
+cluster_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/*
+ * The next ':'-ended field of [*p, end) as a number (|hex|: base 16).
+ * Returns 0 and advances |*p| past the ':', or -1.
+ */
+static int
+cluster_field(const char **p, const char *end, int hex, uint64_t *v)
+{
+	const char *q = *p;
+	int d;
+
+	*v = 0;
+	for (; q < end && *q != ':'; q++) {
+		if (hex ? (d = cluster_hexval((unsigned char)*q)) < 0 :
+		    (*q < '0' || *q > '9'))
+			return -1;
+		*v = hex ? *v << 4 | (unsigned)d : *v * 10 +
+		    (uint64_t)(*q - '0');
+	}
+	if (q == *p || q == end)
+		return -1;
+	*p = q + 1;
+	return 0;
+}
+
+/* PUBLISH |len| bytes of |msg| to |chan| for request |serial| (0: none). */
+static int
+cluster_ctl_publish(struct cluster *cl, const char *chan, const char *msg,
+    size_t len, uint64_t serial)
+{
+	struct cluster_op *op;
+	const char *argv[3] = { "PUBLISH", chan, msg };
+	size_t argvlen[3] = { 7, strlen(chan), len };
+
+	if ((op = cluster_op_new(cl, serial != 0 ? OP_CTL : OP_QUIET)) == NULL)
+		return -1;
+	op->serial = serial;
+	return cluster_op_send(op, 3, argv, argvlen);
+}
+
+/*
+ * Send request |head| + |payload| to node |tag| (or every other node when
+ * |tag| is 0), remembering |cb|. Returns 0 or an HTTP status.
+ */
+static int
+cluster_ctl_request(struct cluster *cl, uint32_t tag, char kind,
+    const char *args, const char *arg2, size_t arg2_len, const void *payload,
+    size_t plen, const struct cluster_result *local,
+    const struct cluster_cb *cb, const char **reason)
+{
+	struct cluster_req *rq;
+	char chan[CLUSTER_KEY_MAX], head[64 + CLUSTER_CTL_ARG_MAX], *msg;
+	int hlen;
+
+	if (!cl->cmd_up || !cl->sub_up) {
+		*reason = "Redis is unreachable: other nodes cannot be reached";
+		return 503;
+	}
+	if ((rq = calloc(1, sizeof(*rq))) == NULL) {
+		*reason = "out of memory";
+		return 500;
+	}
+	rq->serial = ++cl->req_next;
+	rq->expected = -1;
+	rq->one = tag != 0;
+	rq->cb = *cb;
+	if (local != NULL)
+		rq->res = *local;
+	rq->deadline = cluster_now_ms() +
+	    (uint64_t)(cl->cc->command_timeout * 1000.0);
+	hlen = snprintf(head, sizeof(head), "%c:%06" PRIx32 ":%" PRIu64 ":%s",
+	    kind, cl->tag, rq->serial, args);
+	if (hlen < 0 || (size_t)hlen >= sizeof(head) - arg2_len ||
+	    (msg = malloc((size_t)hlen + arg2_len + plen + 1)) == NULL) {
+		free(rq);
+		*reason = "out of memory";
+		return 500;
+	}
+	memcpy(msg, head, (size_t)hlen);
+	if (arg2_len > 0)
+		memcpy(msg + hlen, arg2, arg2_len);
+	if (plen > 0)
+		memcpy(msg + (size_t)hlen + arg2_len, payload, plen);
+	if (tag != 0)
+		snprintf(chan, sizeof(chan), "%sn:%06" PRIx32, cl->prefix, tag);
+	else
+		snprintf(chan, sizeof(chan), "%s", cl->all_chan);
+	if (cluster_ctl_publish(cl, chan, msg, (size_t)hlen + arg2_len + plen,
+	    rq->serial) == -1) {
+		free(msg);
+		free(rq);
+		*reason = "Redis is unreachable: other nodes cannot be reached";
+		return 503;
+	}
+	free(msg);
+	TAILQ_INSERT_TAIL(&cl->reqs, rq, link);
+	cl->srv->stats.cluster_forwarded++;
+	return 0;
+}
+
+/* PUBLISH answered: how many nodes got the request. */
+static void
+cluster_ctl_reply(struct cluster_op *op, redisReply *r)
+{
+	struct cluster *cl = op->cl;
+	struct cluster_req *rq;
+	long n;
+
+	if ((rq = cluster_req_find(cl, op->serial)) == NULL)
+		return;
+	if (r == NULL || r->type != REDIS_REPLY_INTEGER) {
+		rq->res.status = 503;
+		rq->res.reason = "Redis is unreachable: other nodes cannot be "
+		    "reached";
+		cluster_req_done(cl, rq);
+		return;
+	}
+	/* Every node's channel reaches us too; we answered ourselves. */
+	n = (long)r->integer - (rq->one ? 0 : 1);
+	rq->expected = n > 0 ? n : 0;
+	rq->res.nodes_asked += (size_t)rq->expected;
+	if (rq->res.nodes >= (size_t)rq->expected)
+		cluster_req_done(cl, rq);
+}
+
+/* The route configured as |path|; a prefix route may omit its star. */
+static struct route *
+cluster_route(struct server *srv, const char *path, size_t len)
+{
+	for (size_t i = 0; i < srv->nroutes; i++) {
+		const struct config_route *rc = srv->routes[i]->cfg;
+		size_t plen = strlen(rc->path);
+
+		if (len == plen && memcmp(path, rc->path, len) == 0)
+			return srv->routes[i];
+		if (rc->prefix && len == plen + 1 &&
+		    memcmp(path, rc->path, plen) == 0 && path[plen] == '*')
+			return srv->routes[i];
+	}
+	return NULL;
+}
+
+struct cluster_user_send {
+	struct msg	*m;
+	size_t		 delivered;
+};
+
+static void
+cluster_user_send_one(struct conn *c, void *arg)
+{
+	struct cluster_user_send *us = arg;
+
+	if (conn_send(c, us->m) == 0)
+		us->delivered++;
+}
+
+/* Do what another node asked, on our connections; the counts found. */
+static void
+cluster_ctl_exec(struct cluster *cl, int kind, const char *p, const char *end,
+    uint64_t *found, uint64_t *delivered)
+{
+	struct server *srv = cl->srv;
+	struct cluster_user_send us;
+	char arg[CLUSTER_CTL_ARG_MAX + 1], why[CLUSTER_CTL_ARG_MAX + 1];
+	uint64_t id, v, alen;
+	struct route *r;
+	struct conn *c;
+
+	*found = *delivered = 0;
+	switch (kind) {
+	case 's':
+	case 'k':
+		if (cluster_field(&p, end, 1, &id) == -1 ||
+		    cluster_field(&p, end, 0, &v) == -1)
+			goto bad;
+		if ((c = idmap_get(&srv->conns, id)) == NULL ||
+		    c->state != CONN_WS)
+			return;
+		*found = 1;
+		if (kind == 's') {
+			if (v != WS_OP_TEXT && v != WS_OP_BINARY)
+				goto bad;
+			*delivered = server_send_one(srv, id, (unsigned)v, p,
+			    (size_t)(end - p)) == 0;
+			srv->stats.msgs_out += *delivered;
+			return;
+		}
+		if ((size_t)(end - p) > CLUSTER_CTL_ARG_MAX || v > 4999 ||
+		    !ws_close_code_valid((unsigned)v))
+			goto bad;
+		memcpy(why, p, (size_t)(end - p));
+		why[end - p] = '\0';
+		log_info("conn %016" PRIx64 ": kicked from another node with "
+		    "%" PRIu64, id, v);
+		conn_close(c, (uint16_t)v, why);
+		*delivered = 1;
+		return;
+	case 'u':
+	case 'b':
+		if (cluster_field(&p, end, 0, &v) == -1 ||
+		    cluster_field(&p, end, 0, &alen) == -1 ||
+		    alen > CLUSTER_CTL_ARG_MAX || alen > (uint64_t)(end - p) ||
+		    (v != WS_OP_TEXT && v != WS_OP_BINARY))
+			goto bad;
+		memcpy(arg, p, (size_t)alen);
+		arg[alen] = '\0';
+		p += alen;
+		if (kind == 'b' && (r = cluster_route(srv, arg,
+		    (size_t)alen)) == NULL)
+			return;
+		if ((us.m = msg_frame((unsigned)v, p, (size_t)(end - p))) ==
+		    NULL) {
+			log_warn("cluster: out of memory for a control message");
+			return;
+		}
+		us.delivered = 0;
+		if (kind == 'b') {
+			*found = r->nconns;
+			us.delivered = route_send_all(r, us.m);
+		} else {
+			*found = auth_user_foreach(srv, arg,
+			    cluster_user_send_one, &us);
+			srv->stats.msgs_out += us.delivered;
+		}
+		*delivered = us.delivered;
+		msg_unref(us.m);
+		return;
+	}
+bad:
+	log_warn("cluster: malformed control message");
+}
+
+/* A message on our control channel or every node's. */
+static void
+cluster_ctl_on_message(struct cluster *cl, const char *msg, size_t len)
+{
+	const char *p = msg + 2, *end = msg + len;
+	struct cluster_req *rq;
+	uint64_t from, serial, a, b;
+	char chan[CLUSTER_KEY_MAX], ans[128];
+	int n;
+
+	/* cluster_field() needs a ':' after a field; the end stands for it. */
+	if (len < 2 || msg[1] != ':' ||
+	    cluster_field(&p, end, 1, &from) == -1 ||
+	    cluster_field(&p, end, 0, &serial) == -1) {
+		log_warn("cluster: malformed control message");
+		return;
+	}
+	if (msg[0] == 'r') {
+		if (cluster_field(&p, end, 0, &a) == -1 ||
+		    (rq = cluster_req_find(cl, serial)) == NULL)
+			return;
+		for (b = 0; p < end && *p >= '0' && *p <= '9'; p++)
+			b = b * 10 + (uint64_t)(*p - '0');
+		rq->res.nodes++;
+		rq->res.connections += a;
+		rq->res.delivered += b;
+		if (rq->expected >= 0 && rq->res.nodes >= (size_t)rq->expected)
+			cluster_req_done(cl, rq);
+		return;
+	}
+	/* Our own request to every node comes back to us too. */
+	if ((uint32_t)from == cl->tag)
+		return;
+	cluster_ctl_exec(cl, msg[0], p, end, &a, &b);
+	n = snprintf(ans, sizeof(ans), "r:%06" PRIx32 ":%" PRIu64 ":%" PRIu64
+	    ":%" PRIu64, cl->tag, serial, a, b);
+	snprintf(chan, sizeof(chan), "%sn:%06" PRIx64, cl->prefix, from);
+	if (n > 0 && cl->cmd_up)
+		cluster_ctl_publish(cl, chan, ans, (size_t)n, 0);
+}
+
+int
+cluster_send_one(struct cluster *cl, uint64_t id, unsigned opcode,
+    const void *data, size_t len, const struct cluster_cb *cb,
+    const char **reason)
+{
+	char args[64];
+
+	snprintf(args, sizeof(args), "%016" PRIx64 ":%u:", id, opcode);
+	return cluster_ctl_request(cl, (uint32_t)(id >> 40), 's', args, NULL,
+	    0, data, len, NULL, cb, reason);
+}
+
+int
+cluster_kick(struct cluster *cl, uint64_t id, unsigned code, const char *why,
+    const struct cluster_cb *cb, const char **reason)
+{
+	char args[64];
+	size_t wlen = strlen(why);
+
+	if (wlen > CLUSTER_CTL_ARG_MAX) {
+		*reason = "close reason too long";
+		return 400;
+	}
+	snprintf(args, sizeof(args), "%016" PRIx64 ":%u:", id, code);
+	return cluster_ctl_request(cl, (uint32_t)(id >> 40), 'k', args, NULL,
+	    0, why, wlen, NULL, cb, reason);
+}
+
+/* A request to every node, naming a user or a route. */
+static int
+cluster_ctl_named(struct cluster *cl, char kind, const char *name,
+    unsigned opcode, const void *data, size_t len,
+    const struct cluster_result *local, const struct cluster_cb *cb,
+    const char **reason)
+{
+	char args[64];
+	size_t nlen = strlen(name);
+
+	if (nlen > CLUSTER_CTL_ARG_MAX) {
+		*reason = kind == 'u' ? "user name too long" :
+		    "route path too long";
+		return 400;
+	}
+	snprintf(args, sizeof(args), "%u:%zu:", opcode, nlen);
+	return cluster_ctl_request(cl, 0, kind, args, name, nlen, data, len,
+	    local, cb, reason);
+}
+
+int
+cluster_send_user(struct cluster *cl, const char *user, unsigned opcode,
+    const void *data, size_t len, const struct cluster_result *local,
+    const struct cluster_cb *cb, const char **reason)
+{
+	return cluster_ctl_named(cl, 'u', user, opcode, data, len, local, cb,
+	    reason);
+}
+
+int
+cluster_broadcast(struct cluster *cl, const char *route, unsigned opcode,
+    const void *data, size_t len, const struct cluster_result *local,
+    const struct cluster_cb *cb, const char **reason)
+{
+	return cluster_ctl_named(cl, 'b', route, opcode, data, len, local, cb,
+	    reason);
+}
+
+/*
+ * Presence. Each subscription made or ended is queued and written in the
+ * loop turn's batch, pipelined: the channel's presence hash
+ * "<prefix>p:{<channel>}" maps a connection id to its user, and the set
+ * "<prefix>pn:<tag>" names the channels where this node has entries, so
+ * that whoever finds the node gone can remove them.
+ */
+static void
+cluster_pres_queue(struct cluster *cl, enum cluster_pres_kind kind,
+    uint64_t id, const char *chan, size_t chan_len, const char *user)
+{
+	struct cluster_pres *pr;
+	size_t ulen = user != NULL ? strlen(user) : 0;
+
+	if (!cl->cmd_up || cl->pres_resend)
+		return;		/* all of it is written once Redis is back */
+	if ((pr = malloc(sizeof(*pr) + chan_len + ulen)) == NULL) {
+		/* Presence would be wrong: write all of it again. */
+		cluster_pres_clear(cl);
+		cl->pres_resend = 1;
+		return;
+	}
+	pr->next = NULL;
+	pr->kind = kind;
+	pr->id = id;
+	pr->chan_len = chan_len;
+	pr->user_len = ulen;
+	memcpy(pr->data, chan, chan_len);
+	if (ulen > 0)
+		memcpy(pr->data + chan_len, user, ulen);
+	*cl->pres_tail = pr;
+	cl->pres_tail = &pr->next;
+	cluster_batch_want(cl);
+}
+
+static void
+cluster_pres_chan(struct cluster *cl, const char *name, size_t len, int up)
+{
+	cluster_pres_queue(cl, up ? PRES_CHAN_ADD : PRES_CHAN_DEL, 0, name,
+	    len, NULL);
+}
+
+static void
+cluster_on_subscription(void *arg, struct subscription *s, int up)
+{
+	struct cluster *cl = arg;
+
+	cluster_pres_queue(cl, up ? PRES_ADD : PRES_DEL, s->conn->id,
+	    s->chan->name, s->chan->name_len, up ? ident_conn_user(s->conn) :
+	    NULL);
+}
+
+static void
+cluster_pres_clear(struct cluster *cl)
+{
+	struct cluster_pres *pr;
+
+	while ((pr = cl->pres) != NULL) {
+		cl->pres = pr->next;
+		free(pr);
+	}
+	cl->pres_tail = &cl->pres;
+}
+
+/* Send one presence change (pipelined with the others). */
+static void
+cluster_pres_send(struct cluster *cl, enum cluster_pres_kind kind,
+    uint64_t id, const char *chan, size_t chan_len, const char *user,
+    size_t user_len)
+{
+	static const char *const cmds[] = { "HSET", "HDEL", "SADD", "SREM" };
+	struct cluster_op *op;
+	char key[CLUSTER_KEY_MAX], field[17];
+	const char *argv[4];
+	size_t argvlen[4];
+	int argc = 3;
+
+	if ((op = cluster_op_new(cl, OP_QUIET)) == NULL)
+		return;
+	argv[0] = cmds[kind];
+	argvlen[0] = 4;
+	argv[1] = key;
+	if (kind == PRES_ADD || kind == PRES_DEL) {
+		argvlen[1] = cluster_key(cl, key, "p:", chan, chan_len, 1);
+		snprintf(field, sizeof(field), "%016" PRIx64, id);
+		argv[2] = field;
+		argvlen[2] = 16;
+		if (kind == PRES_ADD) {
+			argv[3] = user != NULL ? user : "";
+			argvlen[3] = user_len;
+			argc = 4;
+		}
+	} else {
+		argvlen[1] = (size_t)snprintf(key, sizeof(key), "%spn:%06"
+		    PRIx32, cl->prefix, cl->tag);
+		argv[2] = chan;
+		argvlen[2] = chan_len;
+	}
+	cluster_op_send(op, argc, argv, argvlen);
+}
+
+/* Every local subscription, again: after Redis lost or swept ours. */
+static void
+cluster_pres_resend(struct cluster *cl)
+{
+	struct subscription *s;
+	struct channel *ch;
+	const char *user;
+
+	cl->pres_resend = 0;
+	cluster_pres_clear(cl);
+	TAILQ_FOREACH(ch, &cl->srv->channels.all, link) {
+		if (ch->nsubs == 0)
+			continue;
+		cluster_pres_send(cl, PRES_CHAN_ADD, 0, ch->name, ch->name_len,
+		    NULL, 0);
+		for (int m = 0; m < SUB_NLISTS; m++)
+			TAILQ_FOREACH(s, &ch->subs[m], chan_link) {
+				user = ident_conn_user(s->conn);
+				cluster_pres_send(cl, PRES_ADD, s->conn->id,
+				    ch->name, ch->name_len, user,
+				    user != NULL ? strlen(user) : 0);
+			}
+	}
+}
+
+static void
+cluster_pres_flush(struct cluster *cl)
+{
+	struct cluster_pres *pr;
+
+	if (!cl->cmd_up) {
+		cluster_pres_clear(cl);
+		return;
+	}
+	if (cl->pres_resend) {
+		cluster_pres_resend(cl);
+		return;
+	}
+	for (pr = cl->pres; pr != NULL; pr = pr->next)
+		cluster_pres_send(cl, pr->kind, pr->id, pr->data, pr->chan_len,
+		    pr->data + pr->chan_len, pr->user_len);
+	cluster_pres_clear(cl);
+}
+
+/* Open WebSockets of this node, retired routes included. */
+static uint64_t
+cluster_websockets(const struct server *srv)
+{
+	const struct route *r;
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < srv->nroutes; i++)
+		n += srv->routes[i]->nconns;
+	TAILQ_FOREACH(r, &srv->retired, retired_link)
+		n += r->nconns;
+	return n;
+}
+
+static void
+cluster_beat(struct cluster *cl)
+{
+	struct cluster_op *op;
+	const char *argv[8];
+	char tag[8], ttl[24], info[256];
+	const char *name = cl->cc->node_id;
+
+	cl->next_beat = cluster_now_ms() + CLUSTER_BEAT_MS;
+	snprintf(tag, sizeof(tag), "%06" PRIx32, cl->tag);
+	snprintf(ttl, sizeof(ttl), "%d", CLUSTER_NODE_TTL_MS);
+	/* name, WebSockets, users, channels with local subscribers */
+	snprintf(info, sizeof(info), "%.64s\t%" PRIu64 "\t%zu\t%zu",
+	    name != NULL && name[0] != '\0' ? name : tag,
+	    cluster_websockets(cl->srv), auth_user_count(cl->srv),
+	    cl->srv->channels.count);
+	if ((op = cluster_op_new(cl, OP_BEAT)) == NULL)
+		return;
+	argv[0] = "EVAL";
+	argv[1] = cluster_lua_beat;
+	argv[2] = "0";
+	argv[3] = cl->prefix;
+	argv[4] = tag;
+	argv[5] = ttl;
+	argv[6] = info;
+	argv[7] = cl->beats++ == 0 ? "1" : "0";
+	cluster_op_send(op, 8, argv, NULL);
+	/*
+	 * After an outage every local subscription is written again, behind
+	 * the heartbeat (one pipeline, one order), which on our first run
+	 * removed what an earlier run of this node left.
+	 */
+	if (cl->pres_resend)
+		cluster_pres_resend(cl);
+}
+
+static void
+cluster_beat_reply(struct cluster *cl, redisReply *r)
+{
+	struct cluster_node *nodes;
+	size_t n = 0;
+
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY || r->elements < 1) {
+		if (r != NULL && r->type == REDIS_REPLY_ERROR)
+			log_warn("cluster: heartbeat: %s", r->str);
+		return;
+	}
+	if (r->element[0]->type == REDIS_REPLY_INTEGER &&
+	    r->element[0]->integer == 1 && !cl->pres_resend) {
+		log_notice("cluster: this node was taken for gone; writing "
+		    "its presence again");
+		cl->pres_resend = 1;
+		cluster_batch_want(cl);
+	}
+	if ((nodes = calloc(CLUSTER_NODES_MAX, sizeof(*nodes))) == NULL)
+		return;
+	for (size_t i = 1; i + 1 < r->elements && n < CLUSTER_NODES_MAX;
+	    i += 2) {
+		redisReply *t = r->element[i], *v = r->element[i + 1];
+		struct cluster_node *nd = &nodes[n];
+		unsigned long long a = 0, b = 0, c = 0;
+		char *tab;
+
+		if (t->type != REDIS_REPLY_STRING ||
+		    v->type != REDIS_REPLY_STRING)
+			continue;
+		nd->tag = (uint32_t)strtoul(t->str, NULL, 16);
+		nd->self = nd->tag == cl->tag;
+		if ((tab = strchr(v->str, '\t')) == NULL)
+			continue;
+		snprintf(nd->name, sizeof(nd->name), "%.*s",
+		    (int)(tab - v->str), v->str);
+		if (sscanf(tab + 1, "%llu\t%llu\t%llu", &a, &b, &c) != 3)
+			continue;
+		nd->websockets = a;
+		nd->users = b;
+		nd->channels = c;
+		n++;
+	}
+	free(cl->nodes);
+	cl->nodes = nodes;
+	cl->nnodes = n;
+}
+
+size_t
+cluster_nodes(const struct cluster *cl, const struct cluster_node **nodes)
+{
+	*nodes = cl->nodes;
+	return cl->nnodes;
+}
+
+int
+cluster_presence(struct cluster *cl, const char *name, size_t len,
+    const struct cluster_cb *cb, const char **reason)
+{
+	struct cluster_req *rq;
+	struct cluster_op *op;
+	char key[CLUSTER_KEY_MAX], nodes[CLUSTER_KEY_MAX];
+	const char *argv[5];
+	size_t argvlen[5];
+
+	if (!cl->cmd_up) {
+		*reason = "Redis is unreachable: presence is not known";
+		return 503;
+	}
+	if ((rq = calloc(1, sizeof(*rq))) == NULL ||
+	    (op = cluster_op_new(cl, OP_PRESENCE)) == NULL) {
+		free(rq);
+		*reason = "out of memory";
+		return 500;
+	}
+	rq->serial = op->serial = ++cl->req_next;
+	rq->cb = *cb;
+	/* The command's own timeout answers it; this is a backstop. */
+	rq->deadline = cluster_now_ms() +
+	    (uint64_t)(cl->cc->command_timeout * 2000.0);
+	argv[0] = "EVAL";
+	argv[1] = cluster_lua_presence;
+	argv[2] = "2";
+	argv[3] = key;
+	argvlen[3] = cluster_key(cl, key, "p:", name, len, 1);
+	argv[4] = nodes;
+	argvlen[4] = (size_t)snprintf(nodes, sizeof(nodes), "%snodes",
+	    cl->prefix);
+	for (int i = 0; i < 3; i++)
+		argvlen[i] = strlen(argv[i]);
+	if (cluster_op_send(op, 5, argv, argvlen) == -1) {
+		free(rq);
+		*reason = "Redis is unreachable: presence is not known";
+		return 503;
+	}
+	TAILQ_INSERT_TAIL(&cl->reqs, rq, link);
+	return 0;
+}
+
+static void
+cluster_presence_reply(struct cluster_op *op, redisReply *r)
+{
+	struct cluster *cl = op->cl;
+	struct cluster_member *m = NULL;
+	struct cluster_req *rq;
+	size_t n = 0;
+
+	if ((rq = cluster_req_find(cl, op->serial)) == NULL)
+		return;
+	if (r == NULL || r->type != REDIS_REPLY_ARRAY) {
+		rq->res.status = 503;
+		rq->res.reason = r == NULL ? "Redis is unreachable: presence "
+		    "is not known" : "unexpected answer from Redis";
+		if (r != NULL && r->type == REDIS_REPLY_ERROR)
+			log_warn("cluster: presence: %s", r->str);
+	} else if (r->elements > 0 &&
+	    (m = calloc(r->elements / 2, sizeof(*m))) == NULL) {
+		rq->res.status = 500;
+		rq->res.reason = "out of memory";
+	} else {
+		for (size_t i = 0; i + 1 < r->elements; i += 2) {
+			redisReply *f = r->element[i], *v = r->element[i + 1];
+
+			if (f->type != REDIS_REPLY_STRING ||
+			    v->type != REDIS_REPLY_STRING)
+				continue;
+			m[n].id = strtoull(f->str, NULL, 16);
+			m[n].user = v->str;
+			m[n].user_len = v->len;
+			n++;
+		}
+		rq->res.members = m;
+		rq->res.nmembers = n;
+		rq->res.connections = n;
+	}
+	cluster_req_done(cl, rq);
+	free(m);
 }
 
 struct cluster *
@@ -1431,7 +2340,16 @@ cluster_new(struct server *srv, char **cause)
 		if (srv->id_base == 0)
 			srv->id_base = (uint64_t)1 << 40;
 	}
+	cl->tag = (uint32_t)(srv->id_base >> 40);
+	snprintf(cl->ctl_chan, sizeof(cl->ctl_chan), "%sn:%06" PRIx32,
+	    cl->prefix, cl->tag);
+	snprintf(cl->all_chan, sizeof(cl->all_chan), "%sall", cl->prefix);
+	TAILQ_INIT(&cl->reqs);
+	cl->pres_tail = &cl->pres;
+	/* Subscriptions made before Redis is reached are written then. */
+	cl->pres_resend = 1;
 	srv->channels.hook = cluster_on_channel;
+	srv->channels.sub_hook = cluster_on_subscription;
 	srv->channels.hook_arg = cl;
 	cl->down_since = cluster_now_ms();
 	cluster_connect(cl);
@@ -1442,10 +2360,12 @@ void
 cluster_free(struct cluster *cl)
 {
 	struct cluster_chan *cc;
+	struct cluster_req *rq;
 
 	if (cl == NULL)
 		return;
 	cl->srv->channels.hook = NULL;
+	cl->srv->channels.sub_hook = NULL;
 	if (cl->cmd != NULL) {
 		cl->cmd->data = NULL;
 		redisAsyncFree(cl->cmd);
@@ -1457,6 +2377,14 @@ cluster_free(struct cluster *cl)
 	/* Freeing the contexts answered every command; these are left. */
 	while (!TAILQ_EMPTY(&cl->ops))
 		cluster_op_free(TAILQ_FIRST(&cl->ops));
+	/* Callers waiting are left unanswered: the loop is over. */
+	while ((rq = TAILQ_FIRST(&cl->reqs)) != NULL) {
+		TAILQ_REMOVE(&cl->reqs, rq, link);
+		free(rq->cb.name);
+		free(rq);
+	}
+	cluster_pres_clear(cl);
+	free(cl->nodes);
 	while ((cc = TAILQ_FIRST(&cl->all)) != NULL)
 		cluster_chan_free(cc);
 	idmap_clear(&cl->map);

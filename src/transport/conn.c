@@ -917,7 +917,9 @@ conn_on_event(evutil_socket_t fd, short what, void *arg)
 		if (c->state == CONN_DEAD)
 			return;
 	}
-	if ((what & EV_READ) || ((c->io & CONN_IO_TLS) && tls_read_wants_write(c)))
+	/* A TLS handshake that stopped on a full socket goes on with room. */
+	if ((what & EV_READ) ||
+	    ((c->io & CONN_IO_TLS) && tls_read_wants_write(c)))
 		conn_read(c);
 }
 

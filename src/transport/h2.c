@@ -45,6 +45,7 @@
 #define H2_F_DIRTY		0x01	/* on the loop's dirty list */
 #define H2_F_GOAWAY		0x02	/* GOAWAY submitted; no new streams */
 #define H2_F_FREEING		0x04	/* h2_session_free() is running */
+#define H2_F_GOAWAY_LATER	0x08	/* GOAWAY once the streams are gone */
 
 /*
  * One stream as nghttp2 knows it. Its conn (a WebSocket or an HTTP
@@ -64,6 +65,7 @@ struct h2_stream {
 	char			*hdrs;		/* "name: value\r\n"... */
 	size_t			 hdrs_len;
 	size_t			 hdrs_size;
+	size_t			 list;		/* header list size, RFC 9113 */
 	unsigned		 nhdrs;
 	char			*body;
 	size_t			 body_len;
@@ -402,9 +404,7 @@ h2_finish(struct conn *c)
 	if (c->state != CONN_HTTP)
 		return;
 	if (c->tls != NULL)
-		tls_flush(c);	/* nothing queued: sends close_notify */
-	if (c->state == CONN_DEAD)
-		return;
+		tls_close_notify(c);
 	shutdown(c->fd, SHUT_WR);
 	conn_closing(c, CONN_LINGER);
 }
@@ -431,6 +431,7 @@ h2_session_flush(struct conn *c)
 	}
 	if (c->state == CONN_LINGER)
 		return;
+again:
 	for (;;) {
 		if ((rv = nghttp2_session_send(s->ng)) != 0) {
 			h2_batch_reset(hl);
@@ -448,6 +449,19 @@ h2_session_flush(struct conn *c)
 			}
 			return;
 		}
+	}
+	if ((s->flags & H2_F_GOAWAY_LATER) && s->nstreams == 0) {
+		/*
+		 * Some clients (python-h2) take GOAWAY for the end of every
+		 * stream, so it comes once the WebSockets have closed (or timed
+		 * out), not before their close frames (nghttp2 would send it
+		 * first: control frames go before DATA).
+		 */
+		s->flags &= ~H2_F_GOAWAY_LATER;
+		nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE,
+		    nghttp2_session_get_last_proc_stream_id(s->ng),
+		    NGHTTP2_NO_ERROR, NULL, 0);
+		goto again;
 	}
 	if (c->flags & CONN_F_WRITE_WAIT) {
 		c->flags &= ~CONN_F_WRITE_WAIT;
@@ -639,19 +653,19 @@ h2_refuse(struct h2_stream *st, int status, const char *why)
 	char body[256];
 	int n;
 
-	log_debug("h2 stream %d: refused: %d %s", st->id, status, why);
-	if (st->c != NULL) {
-		server_handshake_failed(st->c->srv, status);
-		h2_respond(st->c, status, "text/plain; charset=utf-8",
-		    status == 400 && (st->flags & H2S_F_WS) ?
-		    "Sec-WebSocket-Version: 13\r\n" : NULL, body,
-		    (size_t)((n = snprintf(body, sizeof(body), "%s\n", why)) >
-		    0 ? n : 0));
+	if (st->c == NULL)
 		return;
-	}
-	n = snprintf(body, sizeof(body), "%d", status);
-	(void)n;
-	h2_submit(st, status, NULL, "0", NULL, 0, 1);
+	log_debug("conn %016" PRIx64 ": refused on HTTP/2 stream %d: %d %s",
+	    st->c->id, st->id, status, why);
+	server_handshake_failed(st->c->srv, status);
+	n = snprintf(body, sizeof(body), "%s\n", why);
+	if (n < 0)
+		n = 0;
+	else if ((size_t)n >= sizeof(body))
+		n = sizeof(body) - 1;
+	h2_respond(st->c, status, "text/plain; charset=utf-8",
+	    status == 400 && (st->flags & H2S_F_WS) ?
+	    "Sec-WebSocket-Version: 13\r\n" : NULL, body, (size_t)n);
 }
 
 /* ----- requests ----- */
@@ -665,7 +679,6 @@ static int
 h2_build_request(struct h2_stream *st, struct http_request *req)
 {
 	struct conn *c = st->c;
-	const struct config *cfg = c->srv->cfg;
 	struct http_limits lim;
 	const char *reason = NULL;
 	const char *method = (st->flags & H2S_F_WS) ? "GET" : st->method;
@@ -673,19 +686,16 @@ h2_build_request(struct h2_stream *st, struct http_request *req)
 	char *p;
 	int n, rv;
 
+	/* Room for the request line, Host, the fields and Content-Length. */
 	size = strlen(method) + strlen(st->path) + strlen(st->authority) +
-	    st->hdrs_len + 64 + 48;
-	if (size > cfg->max_header_size + cfg->h2_max_header_list) {
-		h2_refuse(st, 431, "request header too large");
-		return -1;
-	}
+	    st->hdrs_len + 80;
 	if ((p = malloc(size + st->body_len)) == NULL) {
 		conn_destroy(c, "out of memory");
 		return -1;
 	}
-	n = snprintf(p, size, "%s %s HTTP/1.1\r\nHost: %s\r\n%.*s%s",
+	n = snprintf(p, size, "%s %s HTTP/1.1\r\nHost: %s\r\n%.*s",
 	    method, st->path, st->authority, (int)st->hdrs_len,
-	    st->hdrs != NULL ? st->hdrs : "", "");
+	    st->hdrs != NULL ? st->hdrs : "");
 	if (st->body_len > 0 || strcmp(method, "POST") == 0 ||
 	    strcmp(method, "PUT") == 0)
 		n += snprintf(p + n, size - (size_t)n,
@@ -762,6 +772,8 @@ h2_ws_finish(struct h2_stream *st, struct route *r,
 		h2_refuse(st, status, "internal error");
 		return;
 	}
+	log_debug("conn %016" PRIx64 ": WebSocket on HTTP/2 stream %d of conn "
+	    "%016" PRIx64 " (RFC 8441)", c->id, st->id, st->sess->c->id);
 	free(c->head);
 	c->head = NULL;
 	c->head_len = c->body_len = c->h1_size = 0;
@@ -784,6 +796,7 @@ h2_ws_fields(const struct http_request *req, struct ws_upgrade *up,
 		return 400;
 	}
 	if (http_header_count(req, "sec-websocket-protocol") > 1 ||
+	    http_header_count(req, "sec-websocket-version") > 1 ||
 	    http_header_count(req, "origin") > 1) {
 		*reason = "repeated WebSocket header";
 		return 400;
@@ -908,7 +921,7 @@ h2_request(struct h2_stream *st)
 		return;
 	}
 	if (st->path == NULL || st->authority == NULL) {
-		/* nghttp2 has checked the pseudo-headers; :authority may lack. */
+		/* nghttp2 checked the pseudo-headers; :authority may lack. */
 		if (st->authority == NULL &&
 		    (st->authority = strdup("")) == NULL) {
 			conn_destroy(st->c, "out of memory");
@@ -930,9 +943,13 @@ h2_request(struct h2_stream *st)
 			h2_serve(st, req, 0);
 	}
 	free(req);
+	/* What the request was made of lives on in the conn's head buffer. */
 	free(st->body);
-	st->body = NULL;
-	st->body_len = 0;
+	free(st->hdrs);
+	free(st->path);
+	free(st->authority);
+	st->body = st->hdrs = st->path = st->authority = NULL;
+	st->body_len = st->hdrs_len = st->hdrs_size = 0;
 }
 
 /* ----- nghttp2 callbacks ----- */
@@ -953,7 +970,9 @@ h2_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
 	if (frame->hd.type != NGHTTP2_HEADERS ||
 	    frame->headers.cat != NGHTTP2_HCAT_REQUEST)
 		return 0;
-	if (s->c->srv->stopping || (s->flags & H2_F_GOAWAY)) {
+	/* Each stream is a connection for max_connections too. */
+	if (s->c->srv->stopping || (s->flags & H2_F_GOAWAY) ||
+	    s->c->srv->nconns >= s->c->srv->cfg->max_connections) {
 		nghttp2_submit_rst_stream(ng, NGHTTP2_FLAG_NONE,
 		    frame->hd.stream_id, NGHTTP2_REFUSED_STREAM);
 		return 0;
@@ -997,11 +1016,17 @@ h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
 	size_t need;
 
 	(void)flags;
+	(void)ng;
 	if (frame->hd.type != NGHTTP2_HEADERS ||
 	    (st = h2_stream_of(s, frame->hd.stream_id)) == NULL ||
 	    st->c == NULL || st->status != 0)
 		return 0;
-	(void)ng;
+	/* Our SETTINGS_MAX_HEADER_LIST_SIZE, counted as RFC 9113 6.5.2 does. */
+	st->list += namelen + valuelen + 32;
+	if (st->list > cfg->h2_max_header_list) {
+		st->status = 431;
+		return 0;
+	}
 	if (namelen > 0 && name[0] == ':') {
 		if (namelen == 7 && memcmp(name, ":method", 7) == 0) {
 			if (valuelen >= sizeof(st->method)) {
@@ -1032,8 +1057,7 @@ h2_on_header(nghttp2_session *ng, const nghttp2_frame *frame,
 	    (namelen == 14 && memcmp(name, "content-length", 14) == 0))
 		return 0;
 	need = namelen + valuelen + 4;
-	if (st->hdrs_len + need > cfg->h2_max_header_list ||
-	    ++st->nhdrs > cfg->max_headers) {
+	if (++st->nhdrs > cfg->max_headers) {
 		st->status = 431;
 		return 0;
 	}
@@ -1334,8 +1358,13 @@ h2_read(struct conn *c, uint8_t *buf, size_t n)
 	if (c->state == CONN_DEAD)
 		return;
 	if (rv < 0) {
-		log_debug("conn %016" PRIx64 ": HTTP/2: %s", c->id,
-		    nghttp2_strerror((int)rv));
+		if (rv == NGHTTP2_ERR_FLOODED)
+			log_info("conn %016" PRIx64 ": HTTP/2 flood (control "
+			    "frames whose answers are not read), GOAWAY",
+			    c->id);
+		else
+			log_debug("conn %016" PRIx64 ": HTTP/2: %s", c->id,
+			    nghttp2_strerror((int)rv));
 		/* Say why if nghttp2 can still (GOAWAY), then go. */
 		if (rv != NGHTTP2_ERR_BAD_CLIENT_MAGIC) {
 			nghttp2_session_terminate_session(s->ng,
@@ -1392,12 +1421,9 @@ h2_shutdown(struct conn *c)
 		if (st->c != NULL && st->c->state == CONN_WS)
 			conn_close(st->c, WS_CLOSE_GOING_AWAY,
 			    "server shutting down");
-	if ((s->flags & H2_F_GOAWAY) == 0) {
-		s->flags |= H2_F_GOAWAY;
-		nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE,
-		    nghttp2_session_get_last_proc_stream_id(s->ng),
-		    NGHTTP2_NO_ERROR, NULL, 0);
-	}
+	/* No new streams from now on; GOAWAY follows the last stream. */
+	if ((s->flags & H2_F_GOAWAY) == 0)
+		s->flags |= H2_F_GOAWAY | H2_F_GOAWAY_LATER;
 	h2_dirty(s);
 }
 

@@ -121,6 +121,23 @@ tls_load_chain(SSL_CTX *ctx, const char *file, const char *name,
 	return 0;
 }
 
+/* A file OpenSSL is to read: say plainly when it cannot be. */
+static int
+tls_readable(const char *file, const char *name, const char *what,
+    char **cause)
+{
+	FILE *fp;
+
+	if ((fp = fopen(file, "r")) != NULL) {
+		fclose(fp);
+		return 0;
+	}
+	if (asprintf(cause, "%s: %s %s: %s", name, what, file,
+	    strerror(errno)) == -1)
+		*cause = NULL;
+	return -1;
+}
+
 struct tls_ctx *
 tls_ctx_new(const struct config_listener *lc, char **cause)
 {
@@ -131,6 +148,13 @@ tls_ctx_new(const struct config_listener *lc, char **cause)
 
 	snprintf(name, sizeof(name), "listener %s port %d", lc->address,
 	    lc->port);
+	if (tls_readable(lc->certificate, name, "certificate", cause) == -1 ||
+	    tls_readable(lc->key, name, "key", cause) == -1 ||
+	    (lc->chain[0] != '\0' &&
+	    tls_readable(lc->chain, name, "chain", cause) == -1) ||
+	    (lc->client_certificates != TLS_CLIENT_NONE &&
+	    tls_readable(lc->client_ca, name, "client_ca", cause) == -1))
+		return NULL;
 	ERR_clear_error();
 	if ((t = calloc(1, sizeof(*t))) == NULL ||
 	    (ctx = SSL_CTX_new(TLS_server_method())) == NULL) {
@@ -418,8 +442,8 @@ tls_writev(struct conn *c, const struct iovec *iov, int cnt)
 
 			if (take > rmax - len)
 				take = rmax - len;
-			memcpy(buf + len, (const uint8_t *)iov[i].iov_base + off,
-			    take);
+			memcpy(buf + len,
+			    (const uint8_t *)iov[i].iov_base + off, take);
 			len += take;
 			off += take;
 			if (off == iov[i].iov_len) {
@@ -451,6 +475,25 @@ tls_writev(struct conn *c, const struct iovec *iov, int cnt)
 		return -1;
 	}
 	return (ssize_t)total;
+}
+
+void
+tls_close_notify(struct conn *c)
+{
+	if (c->tls == NULL)
+		return;
+	ERR_clear_error();
+	/* One try: a full socket loses it, and the peer sees a plain EOF. */
+	SSL_shutdown(c->tls->ssl);
+	ERR_clear_error();
+}
+
+int
+tls_used(const struct conn *c)
+{
+	if (c->io & CONN_IO_STREAM)
+		c = h2_stream_carrier(c);
+	return c != NULL && c->tls != NULL;
 }
 
 int

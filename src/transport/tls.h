@@ -64,6 +64,12 @@ ssize_t	tls_writev(struct conn *c, const struct iovec *iov, int cnt);
 /* conn_flush() of a TLS connection (HTTP/1.1 or WebSocket). */
 void	tls_flush(struct conn *c);
 
+/* Send close_notify before the socket is shut down (best effort). */
+void	tls_close_notify(struct conn *c);
+
+/* Whether |c|, or the connection carrying stream |c|, speaks TLS. */
+int	tls_used(const struct conn *c);
+
 /* Whether decrypted input is buffered in OpenSSL. */
 int	tls_pending(const struct conn *c);
 

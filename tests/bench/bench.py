@@ -1,8 +1,11 @@
 #!/usr/bin/python3
 """bench.py: `make bench` -- wshubd against nchan and Node ws, on one core each.
 
-Every server runs pinned to core 0 (taskset -c 0) and the load generator
-wshbench (tests/bench/wshbench.c) to core 1. Each scenario runs --runs times;
+Every server runs pinned to core 0 (taskset -c 0) and the load generator to
+core 1. The load generator is `wshub bench` (the CLI, on libwshub); the
+interim one, wshbench (tests/bench/wshbench.c), still drives nchan when it
+publishes by HTTP POST (`wshub bench` publishes over WebSocket only), and
+all scenarios with --client wshbench. Each scenario runs --runs times;
 within a run the servers take turns (wshubd, nchan, node, wshubd, ...), each
 started fresh with a generated configuration on a free port, so the
 machine's drift hits all of them alike. Medians are reported.
@@ -20,9 +23,21 @@ Scenarios (names for --only):
   idle-10k       daemon RSS per idle connection, 10 000 connections
   idle-19k       the same at 19 000 (a process may hold 20 000 files here)
   handshakes     open + handshake + close, 64 in flight
+  cluster-fanout   fanout-1k across two nodes on Redis (wshubd-2n: the
+                 publisher on node A, subscribers on node B) next to one
+                 wshubd: the throughput cost of the Redis hop
+  cluster-latency  latency-1k the same way: publish-to-delivery across
+                 Redis; both skipped without redis-server or --with-redis
+  cluster-latency-100  latency-100 the same way: the Redis hop's latency
+                 at a load far from any limit
 
-Everything is bounded: each wshbench run has a hard limit of its own and a
-subprocess timeout here; servers are stopped with SIGTERM, then SIGKILL.
+`wshub bench` inflates every compressed delivery, as a real client does
+(wshbench counts compressed frames without inflating them): in the deflate
+scenarios its deliveries/s is bound by the client's inflate, and the figure
+to compare is the daemon's CPU per delivery.
+
+Everything is bounded: each load-generator run has a hard limit of its own
+and a subprocess timeout here; servers are stopped with SIGTERM, then SIGKILL.
 """
 
 import argparse
@@ -57,6 +72,12 @@ SCENARIOS = [
     ("idle-10k", "idle", {"n": 10000}),
     ("idle-19k", "idle", {"n": 19000}),
     ("handshakes", "handshakes", {"c": 64}),
+    ("cluster-fanout", "fanout", {"n": 1000, "s": 64, "w": 64,
+                                  "cluster": True}),
+    ("cluster-latency", "latency", {"n": 1000, "s": 64, "rate": 1000,
+                                    "cluster": True}),
+    ("cluster-latency-100", "latency", {"n": 100, "s": 64, "rate": 100,
+                                        "cluster": True}),
 ]
 
 
@@ -203,6 +224,14 @@ class Server:
         raise NotImplementedError
 
 
+def cluster_pair(params, server):
+    """Whether |server| runs in a scenario: the two-node cluster only in
+    the cluster scenarios, where it is compared with one wshubd alone."""
+    if server.name == WshubdCluster.name:
+        return bool(params.get("cluster"))
+    return not params.get("cluster") or server.name == "wshubd"
+
+
 def describe_rc(rc):
     if rc < 0:
         try:
@@ -255,6 +284,138 @@ routes = (
         # sends it a copy as well, which wshbench checks but does not count.
         return ["--sub-url", base + "/ws/" + chan,
                 "--pub-url", base + "/ws/" + chan]
+
+
+class WshubdCluster(Server):
+    """Two wshubd nodes on a private redis-server (scale-out): subscribers
+    connect to node B, the publisher to node A, so every message crosses
+    Redis. Compared with the single-node wshubd in the same scenario, the
+    difference is the cost of the Redis hop. The daemon CPU measured is
+    node B's, the one that fans out."""
+
+    name = "wshubd-2n"
+
+    def __init__(self, pin, workdir, binary):
+        super().__init__(pin, workdir)
+        self.binary = binary
+        self.redis = None
+        self.nodes = []
+
+    def available(self):
+        if not self.binary or not os.access(self.binary, os.X_OK):
+            return "no wshubd binary (%r)" % self.binary
+        if shutil.which("redis-server") is None:
+            return "redis-server is not installed"
+        tmp = tempfile.mkdtemp(prefix="wshcl-", dir=self.workdir)
+        try:
+            conf = os.path.join(tmp, "c.conf")
+            with open(conf, "w") as f:
+                f.write(self.config(1, 1))
+            p = subprocess.run([self.binary, "-t", "-c", conf],
+                               capture_output=True, timeout=10)
+            if p.returncode != 0:
+                return "wshubd was built without --with-redis" \
+                    if b"--with-redis" in p.stdout + p.stderr else \
+                    "wshubd -t refused the cluster config: %s" % (
+                        (p.stdout + p.stderr).decode("utf-8", "replace")[-200:])
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return None
+
+    def config(self, port, redis_port, node_id="a"):
+        return """# generated by bench.py
+log_level = "notice";
+max_connections = 100000;
+max_frame_size = "16M";
+max_message_size = "16M";
+send_buffer_limit = "64M";
+handshake_timeout = "10s";
+idle_timeout = 0;
+ping_interval = 0;
+listeners = ( { address = "127.0.0.1"; port = %d; backlog = 511; } );
+routes = (
+  { path = "/ws/*"; handler = "pubsub"; allow_publish = true; }
+);
+cluster = { redis = [ "tcp://127.0.0.1:%d" ]; node_id = "%s"; };
+""" % (port, redis_port, node_id)
+
+    def spawn(self, cmd, name, port, core):
+        if self.pin:
+            cmd = ["taskset", "-c", core] + cmd
+        err = open(os.path.join(self.dir, name + ".log"), "wb")
+        p = subprocess.Popen(cmd, cwd=self.dir, stdin=subprocess.DEVNULL,
+                             stdout=err, stderr=err, preexec_fn=child_setup)
+        err.close()
+        if not wait_port(port, 10, p):
+            raise RuntimeError("%s did not start: %s" % (
+                name, tail(os.path.join(self.dir, name + ".log"))))
+        return p
+
+    def start(self):
+        self.dir = tempfile.mkdtemp(prefix=self.name + "-", dir=self.workdir)
+        self.errpath = os.path.join(self.dir, "b.log")
+        rport = free_port()
+        try:
+            # Node B (the fan-out) on core 0 like every server; Redis and
+            # node A on the cores after the load generator's, if any.
+            other = "2" if (os.cpu_count() or 1) > 2 else "0"
+            self.redis = self.spawn(
+                ["redis-server", "--port", str(rport), "--bind", "127.0.0.1",
+                 "--save", "", "--appendonly", "no", "--dir", self.dir,
+                 "--protected-mode", "no"], "redis", rport, other)
+            self.nodes = []
+            for name, core in (("a", other), ("b", "0")):
+                port = free_port()
+                conf = os.path.join(self.dir, name + ".conf")
+                with open(conf, "w") as f:
+                    f.write(self.config(port, rport, name))
+                self.nodes.append((self.spawn([self.binary, "-c", conf], name,
+                                              port, core), port))
+        except RuntimeError:
+            self.stop()
+            raise
+        self.proc = self.nodes[1][0]
+        self.port = self.nodes[1][1]
+        self.port_a = self.nodes[0][1]
+        # Both nodes connected to Redis before the load starts.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            logs = [open(os.path.join(self.dir, n + ".log"), "rb").read()
+                    for n in ("a", "b")]
+            if all(b"connected to Redis" in l for l in logs):
+                break
+            time.sleep(0.05)
+        time.sleep(0.3)
+
+    def stop(self):
+        problem = None
+        for i, (p, _) in enumerate(self.nodes):
+            name = "ab"[i]
+            if p.poll() is not None:
+                problem = problem or "node %s exited by itself with %s: %s" % (
+                    name, describe_rc(p.returncode),
+                    tail(os.path.join(self.dir, name + ".log")))
+                continue
+            p.send_signal(signal.SIGTERM)
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait(5)
+                problem = problem or "node %s did not stop within 10 s" % name
+        if self.redis is not None:
+            self.redis.kill()
+            self.redis.wait(5)
+        self.redis = None
+        self.nodes = []
+        self.proc = None
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        return problem
+
+    def urls(self, mode, chan):
+        return ["--sub-url", "ws://127.0.0.1:%d/ws/%s" % (self.port, chan),
+                "--pub-url", "ws://127.0.0.1:%d/ws/%s" % (self.port_a, chan)]
 
 
 class Nchan(Server):
@@ -378,10 +539,51 @@ def find_wshbench(args, workdir):
     return out
 
 
-def run_wshbench(wshbench, pin, mode, params, server, chan, args, label):
-    cmd = [wshbench, mode] + server.urls(mode, chan)
-    warmup = args.warmup
+def find_wshub(args):
+    """The `wshub` CLI: --wshub, else next to wshubd; None when missing."""
+    cands = []
+    if args.wshub:
+        cands.append(args.wshub)
+    if args.wshubd:
+        cands.append(os.path.join(os.path.dirname(os.path.abspath(args.wshubd)),
+                                  "wshub"))
+    for c in cands:
+        if os.path.isfile(c) and os.access(c, os.X_OK):
+            return c
+    return None
+
+
+def wshub_command(wshub, mode, params, urls, args):
+    """The `wshub bench` command line of one scenario (wshbench's semantics)."""
+    cmd = [wshub, "bench", mode] + urls
     if mode in ("fanout", "latency"):
+        cmd += ["--conns", str(params["n"]), "--size", str(params["s"]),
+                "--duration", str(args.duration), "--warmup", str(args.warmup)]
+        if mode == "fanout":
+            cmd += ["--window", str(params["w"])]
+        else:
+            cmd += ["--rate", str(params["rate"])]
+        if params.get("deflate"):
+            cmd += ["--deflate"]
+    elif mode == "idle":
+        cmd += ["--conns", str(params["n"]), "--hold", str(args.hold)]
+    elif mode == "handshakes":
+        cmd += ["--concurrency", str(params["c"]), "--duration",
+                str(args.duration), "--warmup", str(args.warmup)]
+    return cmd
+
+
+def run_wshbench(wshbench, pin, mode, params, server, chan, args, label,
+                 wshub=None):
+    """One load-generator run: `wshub bench` when |wshub| is given and the
+    server needs nothing it lacks (an HTTP publisher), else wshbench."""
+    urls = server.urls(mode, chan)
+    warmup = args.warmup
+    use_wshub = wshub is not None and "--pub-http" not in urls
+    cmd = [wshbench, mode] + urls
+    if use_wshub:
+        cmd = wshub_command(wshub, mode, params, urls, args)
+    elif mode in ("fanout", "latency"):
         cmd += ["-n", str(params["n"]), "-s", str(params["s"]),
                 "-d", str(args.duration), "--warmup", str(warmup)]
         if mode == "fanout":
@@ -402,20 +604,23 @@ def run_wshbench(wshbench, pin, mode, params, server, chan, args, label):
         cmd = ["taskset", "-c", "1"] + cmd
     if args.verbose:
         log("# " + " ".join(cmd))
+    gen = "wshub bench" if use_wshub else "wshbench"
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            timeout=limit + 30, preexec_fn=raise_nofile)
     except subprocess.TimeoutExpired:
-        return {"ok": False, "error": "wshbench timed out"}
+        return {"ok": False, "error": "%s timed out" % gen, "client": gen}
     out = p.stdout.decode("utf-8", "replace").strip().splitlines()
     for line in reversed(out):
         if line.startswith("{"):
             try:
-                return json.loads(line)
+                r = json.loads(line)
+                r["client"] = gen
+                return r
             except ValueError:
                 break
-    return {"ok": False, "error": "wshbench exited with %d: %s" % (
-        p.returncode, p.stderr.decode("utf-8", "replace").strip()[-300:])}
+    return {"ok": False, "client": gen, "error": "%s exited with %d: %s" % (
+        gen, p.returncode, p.stderr.decode("utf-8", "replace").strip()[-300:])}
 
 
 # --------------------------------------------------------------------------
@@ -531,7 +736,7 @@ def summarize(results, scen_list, servers, runs):
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
     sep = "  "
     log("")
-    log("Medians of %d run(s); servers on core 0, wshbench on core 1; ratio = "
+    log("Medians of %d run(s); servers on core 0, the load generator on core 1; ratio = "
         "wshubd/peer (higher-is-better metrics: >1 means wshubd ahead; "
         "latency and memory: <1 means wshubd ahead)." % runs)
     log(sep.join(h.ljust(w) for h, w in zip(header, widths)))
@@ -547,8 +752,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--wshubd", help="the wshubd binary")
-    ap.add_argument("--wshbench", help="the load generator (default: built "
-                    "next to wshubd, else compiled into a temp dir)")
+    ap.add_argument("--wshub", help="the wshub CLI, whose `wshub bench` is the "
+                    "load generator (default: next to wshubd)")
+    ap.add_argument("--wshbench", help="the interim load generator (default: "
+                    "built next to wshubd, else compiled into a temp dir)")
+    ap.add_argument("--client", choices=("wshub", "wshbench"), default="wshub",
+                    help="load generator: wshub bench (default) or wshbench")
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--duration", type=float, default=5.0,
                     help="measured seconds per run (default 5)")
@@ -568,7 +777,7 @@ def main():
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     # Servers run in their own temp directories: resolve paths first.
-    for name in ("wshubd", "wshbench"):
+    for name in ("wshubd", "wshbench", "wshub"):
         if getattr(args, name):
             setattr(args, name, os.path.abspath(getattr(args, name)))
     if args.quick:
@@ -604,12 +813,17 @@ def main():
     workdir = tempfile.mkdtemp(prefix="wshbench-")
     try:
         wshbench = find_wshbench(args, workdir)
+        wshub = find_wshub(args) if args.client == "wshub" else None
+        if args.client == "wshub" and wshub is None:
+            log("# no wshub CLI (--wshub): using wshbench for everything")
         servers = [Wshubd(pin, workdir, args.wshubd)]
         peers = [p.strip() for p in args.peers.split(",") if p.strip()]
         if "nchan" in peers:
             servers.append(Nchan(pin, workdir, args.nchan_publisher))
         if "node" in peers:
             servers.append(NodeWs(pin, workdir))
+        if any(p.get("cluster") for _, _, p in scen_list):
+            servers.append(WshubdCluster(pin, workdir, args.wshubd))
         active = []
         for s in servers:
             why = s.available()
@@ -620,7 +834,8 @@ def main():
         if not active or active[0].name != "wshubd":
             log("# wshubd is not available: nothing to measure")
             return 1
-        log("# wshbench: %s" % wshbench)
+        log("# load generator: %s (wshbench: %s)" % (
+            (wshub + " bench") if wshub else wshbench, wshbench))
         log("# servers: %s; %d run(s) of %.0f s per scenario" % (
             ", ".join(s.name for s in active), args.runs, args.duration))
 
@@ -633,6 +848,8 @@ def main():
                     # compression scenarios compare wshubd with itself
                     if params.get("deflate") and s.name != "wshubd":
                         continue
+                    if not cluster_pair(params, s):
+                        continue
                     if s.name == "wshubd":
                         s.extra_conf = params.get("conf", "")
                     chan = "b%d%06d" % (run, random.randrange(1000000))
@@ -643,7 +860,7 @@ def main():
                         r = {"ok": False, "error": str(e)}
                     else:
                         r = run_wshbench(wshbench, pin, mode, params, s, chan,
-                                         args, label)
+                                         args, label, wshub)
                         crash = s.stop()
                         if crash:
                             r["ok"] = False
@@ -654,6 +871,8 @@ def main():
                                       for _, lab, v, _, f in metrics(mode, r)
                                       if v is not None)
                     prob = problems_of(mode, r)
+                    if wshub and r.get("client") == "wshbench":
+                        shown += " (by wshbench)"
                     log("%-13s %-7s run %d: %s%s" % (
                         sname, s.name, run + 1, shown or "no figures",
                         ("  ** " + prob) if prob else ""))

@@ -67,6 +67,7 @@ class H2Conn:
         self.eof = False
         self.events = []
         self.auto_ack_data = True
+        self.no_ack = set()       # streams whose window is never reopened
         self.flush()
 
     # ---- I/O
@@ -113,7 +114,12 @@ class H2Conn:
         elif isinstance(ev, h2.events.DataReceived):
             st = self.stream(ev.stream_id)
             st.data += ev.data
-            if self.auto_ack_data and ev.flow_controlled_length:
+            if ev.flow_controlled_length and ev.stream_id in self.no_ack:
+                # a stream that does not read: only the connection's
+                # window is given back, so the other streams go on
+                self.conn.increment_flow_control_window(
+                    ev.flow_controlled_length)
+            elif self.auto_ack_data and ev.flow_controlled_length:
                 self.conn.acknowledge_received_data(ev.flow_controlled_length,
                                                     ev.stream_id)
         elif isinstance(ev, h2.events.StreamEnded):
@@ -164,16 +170,25 @@ class H2Conn:
         return status, hdrs, bytes(st.data)
 
     def connect_websocket(self, path, headers=(), protocol="websocket",
-                          authority=None):
+                          authority=None, version="13"):
         sid = self.conn.get_next_available_stream_id()
         hdrs = [(":method", "CONNECT"), (":protocol", protocol),
                 (":scheme", "https" if self.alpn else "http"),
                 (":path", path),
-                (":authority", authority or "%s:%d" % (self.host, self.port)),
-                ("sec-websocket-version", "13")] + list(headers)
+                (":authority", authority or "%s:%d" % (self.host, self.port))]
+        if version is not None:
+            hdrs.append(("sec-websocket-version", version))
+        hdrs += list(headers)
         self.conn.send_headers(sid, hdrs, end_stream=False)
         self.flush()
         return sid
+
+    def lift_stream_limit(self, n=100000):
+        """Let us open more streams than the server allows (to test that
+        it refuses them)."""
+        rs = self.conn.remote_settings
+        rs[h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS] = n
+        rs.acknowledge()
 
     def close(self):
         try:

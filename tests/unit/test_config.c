@@ -240,6 +240,52 @@ START_TEST(test_listeners)
 	ck_assert_int_eq(cfg->listeners[1].line, 3);
 	ck_assert_str_eq(cfg->listeners[2].address, "0.0.0.0");
 	ck_assert_str_eq(cfg->listeners[3].address, "::");
+	ck_assert_int_eq(cfg->listeners[0].http2, 1);
+	ck_assert_int_eq(cfg->listeners[0].tls, 0);
+	config_free(cfg);
+}
+END_TEST
+
+START_TEST(test_tls_listeners)
+{
+	struct config		*cfg;
+	struct config_listener	*l;
+
+	cfg = load_ok(
+	    "h2_max_streams = 7; h2_max_header_list = \"4k\";\n"
+	    "h2_window = \"1M\"; h2_max_resets = 9;\n"
+	    "listeners = (\n"
+	    "  { address = \"127.0.0.1\"; port = 8443; tls = true;\n"
+	    "    certificate = \"/c.pem\"; key = \"/k.pem\";\n"
+	    "    chain = \"/i.pem\"; client_ca = \"/ca.pem\";\n"
+	    "    client_certificates = \"required\"; min_tls_version = \"1.3\";\n"
+	    "    ciphers = \"ECDHE+AESGCM\"; http2 = false; },\n"
+	    "  { address = \"127.0.0.1\"; port = 8444; tls = true;\n"
+	    "    certificate = \"/c.pem\"; key = \"/k.pem\"; }\n"
+	    ");\n"
+	    MINIMAL_ROUTE);
+	ck_assert_uint_eq(cfg->h2_max_streams, 7);
+	ck_assert_uint_eq(cfg->h2_max_header_list, 4096);
+	ck_assert_uint_eq(cfg->h2_window, 1048576);
+	ck_assert_uint_eq(cfg->h2_max_resets, 9);
+	l = &cfg->listeners[0];
+	ck_assert_int_eq(l->tls, 1);
+	ck_assert_str_eq(l->certificate, "/c.pem");
+	ck_assert_str_eq(l->key, "/k.pem");
+	ck_assert_str_eq(l->chain, "/i.pem");
+	ck_assert_str_eq(l->client_ca, "/ca.pem");
+	ck_assert_int_eq(l->client_certificates, TLS_CLIENT_REQUIRED);
+	ck_assert_int_eq(l->min_tls, TLS_MIN_13);
+	ck_assert_str_eq(l->ciphers, "ECDHE+AESGCM");
+	ck_assert_int_eq(l->http2, 0);
+	/* Defaults: TLS 1.2, no client certificates, AEAD ciphers, h2. */
+	l = &cfg->listeners[1];
+	ck_assert_int_eq(l->client_certificates, TLS_CLIENT_NONE);
+	ck_assert_int_eq(l->min_tls, TLS_MIN_12);
+	ck_assert_str_eq(l->chain, "");
+	ck_assert_ptr_nonnull(strstr(l->ciphers, "AESGCM"));
+	ck_assert_ptr_null(strstr(l->ciphers, "CBC"));
+	ck_assert_int_eq(l->http2, 1);
 	config_free(cfg);
 }
 END_TEST
@@ -299,6 +345,25 @@ static const struct bad_case bad_cases[] = {
 	{ MINIMAL_LISTENER "routes = ( { path = \"/a\"; handler = \"echo\";\n"
 	  "  bar = true; } );\n", 3, "unknown option 'bar'" },
 	{ MINIMAL "tls = { cert = \"x\"; };\n", 3, "unknown option 'tls'" },
+	/* TLS listeners. */
+	{ "listeners = (\n  { address = \"::1\"; port = 443; tls = true;"
+	  " key = \"/k\"; }\n);\n" MINIMAL_ROUTE, 2,
+	  "a TLS listener needs certificate and key" },
+	{ "listeners = (\n  { address = \"::1\"; port = 443; tls = true;"
+	  " certificate = \"/c\"; key = \"/k\";"
+	  " client_certificates = \"required\"; }\n);\n" MINIMAL_ROUTE, 2,
+	  "client_certificates = optional or required needs client_ca" },
+	{ "listeners = (\n  { address = \"::1\"; port = 443;"
+	  " client_certificates = \"maybe\"; }\n);\n" MINIMAL_ROUTE, 2,
+	  "'client_certificates' must be one of none, optional, required, "
+	  "not \"maybe\"" },
+	{ "listeners = (\n  { address = \"::1\"; port = 443;"
+	  " min_tls_version = \"1.1\"; }\n);\n" MINIMAL_ROUTE, 2,
+	  "'min_tls_version' must be one of 1.2, 1.3, not \"1.1\"" },
+	{ MINIMAL "h2_max_streams = 0;\n", 3,
+	  "'h2_max_streams' must be between 1 and 100000" },
+	{ MINIMAL "h2_window = 1000;\n", 3,
+	  "'h2_window' must be between 65535 and 2147483647" },
 	/* Types. */
 	{ "listeners = ( { address = \"127.0.0.1\";\n port = \"80\"; } );\n"
 	  MINIMAL_ROUTE, 2, "'port' must be an integer" },
@@ -588,6 +653,7 @@ config_suite(void)
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_values);
 	tcase_add_test(tc, test_listeners);
+	tcase_add_test(tc, test_tls_listeners);
 	tcase_add_test(tc, test_routes);
 	tcase_add_loop_test(tc, test_errors, 0, (int)(sizeof bad_cases /
 	    sizeof bad_cases[0]));
