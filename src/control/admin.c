@@ -31,6 +31,7 @@
 #include "hub/hub.h"
 #include "hub/ident.h"
 #include "hub/server.h"
+#include "transport/tls.h"
 #include "proto/frame.h"
 #include "proto/session.h"
 #include "proto/utf8.h"
@@ -446,8 +447,8 @@ admin_conn_json(struct server *srv, struct conn *c, struct idmap *chans)
 	    "peer", conn_peer(c, peer, sizeof(peer)),
 	    "route", c->route != NULL ? c->route->cfg->path : "-",
 	    c->route != NULL && c->route->cfg->prefix ? "*" : "",
-	    "protocol", (c->io & CONN_IO_STREAM) ? "h2" : "h1",
-	    "tls", (c->io & CONN_IO_TLS) != 0,
+	    "protocol", (c->io & (CONN_IO_STREAM | CONN_IO_H2)) ? "h2" : "h1",
+	    "tls", tls_used(c),
 	    "user", ident_conn_user(c),
 	    "channels", list,
 	    "msgs_in", (json_int_t)c->msgs_in,
