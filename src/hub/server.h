@@ -35,6 +35,9 @@ struct pmd_deflater;
 /* Seconds to wait for a peer's close frame or FIN after ours. */
 #define SERVER_CLOSE_TIMEOUT_S	3
 
+/* Connections written per flush slice before the loop polls again. */
+#define SERVER_FLUSH_SLICE	64
+
 /* Largest read from a socket in one go. */
 #define SERVER_READ_BUF		(64 * 1024)
 
@@ -128,7 +131,12 @@ struct server {
 	uint64_t		 id_base;	/* random high bits of every id */
 	uint64_t		 id_next;
 
-	struct conn		*flush_head;	/* conns with output to write */
+	/*
+	 * Connections with output to write, first queued first written: the
+	 * flush pass takes a slice of them per loop turn (see server_run()).
+	 */
+	struct conn		*flush_head;
+	struct conn		*flush_tail;
 	struct conn_tailq	 dead;		/* freed after this loop turn */
 
 	struct event		 tick_ev;
