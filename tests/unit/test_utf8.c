@@ -285,8 +285,12 @@ START_TEST(long_ascii_fast_path)
 	uint8_t		 buf[1030];
 	size_t		 pos;
 
-	/* One bad byte at each position of a long ASCII run. */
-	for (pos = 0; pos < 40; pos++) {
+	/*
+	 * One bad byte at each position of a long ASCII run: in each lane of
+	 * the first 32-byte blocks, and in the 8-byte and byte tails.
+	 */
+	for (pos = 0; pos < sizeof(buf) - 1;
+	    pos = pos == 100 ? sizeof(buf) - 41 : pos + 1) {
 		memset(buf, 'x', sizeof(buf));
 		ck_assert_int_eq(utf8_is_valid(buf, sizeof(buf)), 1);
 		buf[pos] = 0x80;
