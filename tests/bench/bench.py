@@ -30,6 +30,11 @@ Scenarios (names for --only):
                  Redis; both skipped without redis-server or --with-redis
   cluster-latency-100  latency-100 the same way: the Redis hop's latency
                  at a load far from any limit
+  floor          no server: tests/bench/floor writes to 1 000 loopback
+                 sockets itself, one 64-byte message per writev and then
+                 16 x 4 KiB per writev: the kernel's own cost per write on
+                 this machine, a floor under every server's latency-1k
+                 round and fanout-1k-4k rate
 
 `wshub bench` inflates every compressed delivery, as a real client does
 (wshbench counts compressed frames without inflating them): in the deflate
@@ -624,6 +629,62 @@ def run_wshbench(wshbench, pin, mode, params, server, chan, args, label,
 
 
 # --------------------------------------------------------------------------
+# floor
+
+FLOOR_CASES = [("floor-64", ["-n", "1000", "-k", "1", "-s", "64"]),
+               ("floor-4k", ["-n", "1000", "-k", "16", "-s", "4096"])]
+
+
+def find_floor(args):
+    cands = []
+    if args.wshubd:
+        cands.append(os.path.join(os.path.dirname(args.wshubd), "tests",
+                                  "bench", "floor"))
+    cands.append(os.path.join(HERE, "floor"))
+    for c in cands:
+        if os.access(c, os.X_OK):
+            return c
+    return None
+
+
+def run_floor(floor, pin, args):
+    """The kernel's cost per writev without any server (see floor.c)."""
+    results = []
+    for run in range(args.runs):
+        for name, extra in FLOOR_CASES:
+            cmd = [floor, "-d", str(min(args.duration, 3.0)), "--json"] + extra
+            if pin:
+                cmd.append("--pin")
+            try:
+                p = subprocess.run(cmd, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, timeout=60,
+                                   preexec_fn=raise_nofile)
+                r = json.loads(p.stdout.decode().strip().splitlines()[-1])
+            except (subprocess.TimeoutExpired, ValueError, IndexError) as e:
+                r = {"ok": False, "error": "floor failed: %s" % e}
+            r.update({"scenario": name, "server": "kernel", "run": run + 1})
+            results.append(r)
+            if r.get("ok"):
+                log("%-13s kernel  run %d: %.0f writev/s, %.2f us CPU per "
+                    "writev, %.0f msgs/s; one round over 1 000 sockets "
+                    ">= %.1f ms" % (name, run + 1, r["writev_per_s"],
+                                   r["us_per_writev"], r["msgs_per_s"],
+                                   r["round_us"] / 1000.0))
+            else:
+                log("%-13s kernel  run %d: %s" % (name, run + 1,
+                                                  r.get("error")))
+    for name, _ in FLOOR_CASES:
+        good = [r for r in results if r["scenario"] == name and r.get("ok")]
+        if good:
+            log("%-13s kernel  median: %.2f us CPU per writev, %.0f msgs/s, "
+                "round over 1 000 sockets >= %.1f ms" % (
+                    name, statistics.median(r["us_per_writev"] for r in good),
+                    statistics.median(r["msgs_per_s"] for r in good),
+                    statistics.median(r["round_us"] for r in good) / 1000.0))
+    return results
+
+
+# --------------------------------------------------------------------------
 # results
 
 def metrics(mode, r):
@@ -799,7 +860,8 @@ def main():
                      for s, m, p in scen_list]
     if args.only:
         want = [w.strip() for w in args.only.split(",") if w.strip()]
-        unknown = [w for w in want if w not in [s[0] for s in SCENARIOS]]
+        unknown = [w for w in want
+                   if w not in [s[0] for s in SCENARIOS] + ["floor"]]
         if unknown:
             ap.error("unknown scenario(s): %s (known: %s)" % (
                 ", ".join(unknown), ", ".join(s[0] for s in SCENARIOS)))
@@ -841,6 +903,12 @@ def main():
 
         results = []
         t0 = time.monotonic()
+        if not args.only or "floor" in want:
+            floor = find_floor(args)
+            if floor is None:
+                log("# no tests/bench/floor binary: skipping the floor")
+            else:
+                results += run_floor(floor, pin, args)
         for sname, mode, params in scen_list:
             for run in range(args.runs):
                 order = active if run % 2 == 0 else [active[0]] + active[:0:-1]
