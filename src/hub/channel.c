@@ -152,39 +152,68 @@ channel_release(struct channel *ch)
 	return 1;
 }
 
-struct subscription *
-channel_find_sub(struct subscription *subs, const struct channel *ch)
+void
+channel_subs_init(struct subscription *head)
 {
-	for (; subs != NULL; subs = subs->conn_next)
-		if (subs->chan == ch)
-			return subs;
+	head->conn = NULL;
+	head->chan = NULL;
+	head->next_mode = 0;
+}
+
+/* Point |s| at |next| in its connection's list, keeping its list index. */
+static inline void
+channel_sub_set_next(struct subscription *s, struct subscription *next)
+{
+	s->next_mode = (uintptr_t)next | (s->next_mode & SUB_LIST_MASK);
+}
+
+static inline void
+channel_sub_set_list(struct subscription *s, unsigned list)
+{
+	s->next_mode = (s->next_mode & ~SUB_LIST_MASK) | list;
+}
+
+struct subscription *
+channel_find_sub(struct subscription *head, const struct channel *ch)
+{
+	struct subscription *s;
+
+	/* A vacant head has no channel, so it never matches. */
+	for (s = head; s != NULL; s = channel_sub_next(s))
+		if (s->chan == ch)
+			return s;
 	return NULL;
 }
 
 int
 channel_subscribe(struct channel *ch, struct conn *c,
-    struct subscription **conn_subs)
+    struct subscription *head)
 {
-	return channel_subscribe_mode(ch, c, SUB_RAW, conn_subs);
+	return channel_subscribe_mode(ch, c, SUB_RAW, head);
 }
 
 int
 channel_subscribe_mode(struct channel *ch, struct conn *c, enum sub_mode mode,
-    struct subscription **conn_subs)
+    struct subscription *head)
 {
 	struct subscription *s;
 
-	if (channel_find_sub(*conn_subs, ch) != NULL)
+	if (channel_find_sub(head, ch) != NULL)
 		return 1;
-	if ((s = calloc(1, sizeof(*s))) == NULL)
-		return -1;
+	if (head->chan == NULL)
+		s = head;
+	else {
+		if ((s = calloc(1, sizeof(*s))) == NULL)
+			return -1;
+		/* Newest first after the head, as a plain list would be. */
+		channel_sub_set_next(s, channel_sub_next(head));
+		channel_sub_set_next(head, s);
+	}
 	s->conn = c;
 	s->chan = ch;
-	s->mode = (uint8_t)mode;
+	channel_sub_set_list(s, (unsigned)mode);
 	TAILQ_INSERT_TAIL(&ch->subs[mode], s, chan_link);
 	ch->nsubs++;
-	s->conn_next = *conn_subs;
-	*conn_subs = s;
 	if (ch->nsubs == 1 && ch->index->hook != NULL)
 		ch->index->hook(ch->index->hook_arg, ch, 1);
 	if (ch->index->sub_hook != NULL)
@@ -196,25 +225,36 @@ void
 channel_sub_activate(struct subscription *s)
 {
 	struct channel *ch = s->chan;
+	unsigned list = channel_sub_list(s);
 
 	if (!channel_sub_pending(s))
 		return;
-	TAILQ_REMOVE(&ch->subs[s->mode], s, chan_link);
-	s->mode -= SUB_PENDING;
-	TAILQ_INSERT_TAIL(&ch->subs[s->mode], s, chan_link);
+	TAILQ_REMOVE(&ch->subs[list], s, chan_link);
+	list -= SUB_PENDING;
+	channel_sub_set_list(s, list);
+	TAILQ_INSERT_TAIL(&ch->subs[list], s, chan_link);
 }
 
-/* Unlink |s| from its channel and free both if the channel is left unused. */
+/*
+ * Unlink |s|, already off its connection's list unless it is |head|,
+ * from its channel; free it (a head is left vacant instead) and the
+ * channel if it is left unused.
+ */
 static void
-channel_sub_free(struct subscription *s)
+channel_sub_free(struct subscription *s, struct subscription *head)
 {
 	struct channel *ch = s->chan;
 
 	if (ch->index->sub_hook != NULL)
 		ch->index->sub_hook(ch->index->hook_arg, s, 0);
-	TAILQ_REMOVE(&ch->subs[s->mode], s, chan_link);
+	TAILQ_REMOVE(&ch->subs[channel_sub_list(s)], s, chan_link);
 	ch->nsubs--;
-	free(s);
+	if (s == head) {
+		s->conn = NULL;
+		s->chan = NULL;
+		channel_sub_set_list(s, 0);
+	} else
+		free(s);
 	if (ch->nsubs == 0 && ch->index->hook != NULL)
 		ch->index->hook(ch->index->hook_arg, ch, 0);
 	/* A channel lives while it has subscribers or history. */
@@ -222,28 +262,35 @@ channel_sub_free(struct subscription *s)
 }
 
 int
-channel_unsubscribe(struct channel *ch, struct subscription **conn_subs)
+channel_unsubscribe(struct channel *ch, struct subscription *head)
 {
-	struct subscription **pp, *s;
+	struct subscription *prev, *s;
 
-	for (pp = conn_subs; (s = *pp) != NULL; pp = &s->conn_next)
+	if (head->chan == ch) {
+		channel_sub_free(head, head);
+		return 0;
+	}
+	for (prev = head; (s = channel_sub_next(prev)) != NULL; prev = s)
 		if (s->chan == ch) {
-			*pp = s->conn_next;
-			channel_sub_free(s);
+			channel_sub_set_next(prev, channel_sub_next(s));
+			channel_sub_free(s, head);
 			return 0;
 		}
 	return -1;
 }
 
 void
-channel_unsubscribe_all(struct subscription **conn_subs)
+channel_unsubscribe_all(struct subscription *head)
 {
 	struct subscription *s;
 
-	while ((s = *conn_subs) != NULL) {
-		*conn_subs = s->conn_next;
-		channel_sub_free(s);
+	/* Newest first, the head last, as the walk goes. */
+	while ((s = channel_sub_next(head)) != NULL) {
+		channel_sub_set_next(head, channel_sub_next(s));
+		channel_sub_free(s, head);
 	}
+	if (head->chan != NULL)
+		channel_sub_free(head, head);
 }
 
 /* The envelope frame of message |seq|, tagged like the raw frame. */

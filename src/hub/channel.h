@@ -32,13 +32,29 @@ enum sub_mode {
 #define SUB_PENDING	SUB_NMODES
 #define SUB_NLISTS	(2 * SUB_NMODES)
 
+/*
+ * A connection's subscriptions form a list headed by a subscription its
+ * owner embeds in its own state (most connections subscribe to one
+ * channel, which then costs no allocation of its own). The head is
+ * "vacant" (|chan| NULL) when not in use; the others are allocated and
+ * follow it. The list index of a subscription in its channel (enum
+ * sub_mode, + SUB_PENDING while pending) sits in the two low bits of
+ * |next_mode|, since a subscription is at least 4-byte aligned: a mode
+ * byte of its own would pad it from 40 bytes to 48, and a 64-byte malloc
+ * chunk instead of 48.
+ */
 struct subscription {
 	struct conn		*conn;
-	struct channel		*chan;
+	struct channel		*chan;		/* NULL: a vacant head */
 	TAILQ_ENTRY(subscription) chan_link;	/* the channel's subscribers */
-	struct subscription	*conn_next;	/* the connection's channels */
-	uint8_t			 mode;		/* enum sub_mode */
+	uintptr_t		 next_mode;	/* the connection's next | list */
 };
+
+#define SUB_LIST_MASK	((uintptr_t)3)
+
+_Static_assert(SUB_NLISTS <= SUB_LIST_MASK + 1, "list index takes 2 bits");
+_Static_assert(_Alignof(struct subscription) > SUB_LIST_MASK,
+    "subscriptions leave 2 low address bits free");
 
 TAILQ_HEAD(subscription_list, subscription);
 TAILQ_HEAD(channel_list, channel);
@@ -109,28 +125,75 @@ channel_unused(const struct channel *ch)
 /* Free |ch| if it is unused; returns 1 when it was freed. */
 int	channel_release(struct channel *ch);
 
+/* Make |head| an empty list of a connection's subscriptions. */
+void	channel_subs_init(struct subscription *head);
+
+/* The next subscription after |s| in its connection's list, or NULL. */
+static inline struct subscription *
+channel_sub_next(const struct subscription *s)
+{
+	return (struct subscription *)(s->next_mode & ~SUB_LIST_MASK);
+}
+
+/* The list of its channel that |s| is in: SUB_RAW ... SUB_NLISTS - 1. */
+static inline unsigned
+channel_sub_list(const struct subscription *s)
+{
+	return (unsigned)(s->next_mode & SUB_LIST_MASK);
+}
+
 /*
- * Subscribe |c| to |ch| in |mode|, linking the subscription at the head of
- * |*conn_subs|. Returns 0, 1 when already subscribed, -1 when out of memory.
+ * Walk the subscriptions of the list headed by |head|, newest first:
+ * for (s = channel_subs_first(head); s != NULL;
+ *     s = channel_subs_next(head, s)). The head, the oldest or a vacant
+ * one filled again, comes last.
+ */
+static inline struct subscription *
+channel_subs_first(struct subscription *head)
+{
+	struct subscription *s = channel_sub_next(head);
+
+	return s != NULL ? s : head->chan != NULL ? head : NULL;
+}
+
+static inline struct subscription *
+channel_subs_next(struct subscription *head, const struct subscription *s)
+{
+	struct subscription *n;
+
+	if (s == head)
+		return NULL;
+	n = channel_sub_next(s);
+	return n != NULL ? n : head->chan != NULL ? head : NULL;
+}
+
+/*
+ * Subscribe |c| to |ch| in |mode| in the list headed by |head|: in the
+ * head itself when it is vacant, else in a new subscription. Returns 0,
+ * 1 when already subscribed, -1 when out of memory.
  */
 int	channel_subscribe_mode(struct channel *ch, struct conn *c,
-	    enum sub_mode mode, struct subscription **conn_subs);
+	    enum sub_mode mode, struct subscription *head);
 
 /* channel_subscribe_mode() in raw mode. */
 int	channel_subscribe(struct channel *ch, struct conn *c,
-	    struct subscription **conn_subs);
+	    struct subscription *head);
 
 /*
- * Drop the subscription to |ch| from |*conn_subs| and free the channel if
- * it is left unused. Returns 0, or -1 when there was none.
+ * Drop the subscription to |ch| from the list headed by |head| (the head
+ * is left vacant, the others are freed) and free the channel if it is
+ * left unused. Returns 0, or -1 when there was none.
  */
-int	channel_unsubscribe(struct channel *ch, struct subscription **conn_subs);
+int	channel_unsubscribe(struct channel *ch, struct subscription *head);
 
-/* Drop every subscription in |*conn_subs|; frees channels left unused. */
-void	channel_unsubscribe_all(struct subscription **conn_subs);
+/*
+ * Drop every subscription of the list headed by |head|, which is left
+ * empty; frees channels left unused.
+ */
+void	channel_unsubscribe_all(struct subscription *head);
 
-/* The subscription to |ch| in |subs|, or NULL. */
-struct subscription *channel_find_sub(struct subscription *subs,
+/* The subscription to |ch| in the list headed by |head|, or NULL. */
+struct subscription *channel_find_sub(struct subscription *head,
 	    const struct channel *ch);
 
 /*
@@ -159,7 +222,7 @@ void	channel_sub_activate(struct subscription *s);
 static inline int
 channel_sub_pending(const struct subscription *s)
 {
-	return s->mode >= SUB_PENDING;
+	return channel_sub_list(s) >= SUB_PENDING;
 }
 
 /*

@@ -2,10 +2,15 @@
 #include "autoconf.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/idmap.h"
 
 #define IDMAP_MIN	16
+#define IDMAP_PLAIN	SIZE_MAX	/* key_off of a map that stores keys */
+
+_Static_assert(sizeof(struct idmap_slot) == sizeof(void *),
+    "a slot is one pointer");
 
 /* A 64-bit mixer, so sequential ids spread over the table. */
 static inline size_t
@@ -19,30 +24,61 @@ idmap_hash(uint64_t k)
 	return (size_t)k;
 }
 
+/* The key of used slot |i| of |slots| (|keys| when the map stores them). */
+static inline uint64_t
+idmap_key(const struct idmap_slot *slots, const uint64_t *keys, size_t off,
+    size_t i)
+{
+	uint64_t k;
+
+	if (keys != NULL)
+		return keys[i];
+	/* memcpy: the offset is the caller's, not known aligned here. */
+	memcpy(&k, (const char *)slots[i].val + off, sizeof(k));
+	return k;
+}
+
 void
 idmap_init(struct idmap *m)
 {
 	m->slots = NULL;
+	m->keys = NULL;
 	m->mask = 0;
 	m->count = 0;
+	m->key_off = IDMAP_PLAIN;
+}
+
+void
+idmap_init_keyed(struct idmap *m, size_t key_off)
+{
+	idmap_init(m);
+	m->key_off = key_off;
 }
 
 void
 idmap_clear(struct idmap *m)
 {
+	size_t off = m->key_off;
+
 	free(m->slots);
+	free(m->keys);
 	idmap_init(m);
+	m->key_off = off;
 }
 
-static void
-idmap_insert_slot(struct idmap_slot *slots, size_t mask, uint64_t key, void *val)
+/*
+ * Slot |i| of the table holding |key|, or of the empty slot that ends its
+ * probe run.
+ */
+static size_t
+idmap_find(const struct idmap_slot *slots, const uint64_t *keys, size_t off,
+    size_t mask, uint64_t key)
 {
 	size_t i = idmap_hash(key) & mask;
 
-	while (slots[i].key != 0 && slots[i].key != key)
+	while (slots[i].val != NULL && idmap_key(slots, keys, off, i) != key)
 		i = (i + 1) & mask;
-	slots[i].key = key;
-	slots[i].val = val;
+	return i;
 }
 
 static int
@@ -50,17 +86,31 @@ idmap_grow(struct idmap *m)
 {
 	size_t cap = m->slots == NULL ? IDMAP_MIN : (m->mask + 1) * 2;
 	struct idmap_slot *ns;
+	uint64_t *nk = NULL;
 
 	if ((ns = calloc(cap, sizeof(*ns))) == NULL)
 		return -1;
-	if (m->slots != NULL) {
-		for (size_t i = 0; i <= m->mask; i++)
-			if (m->slots[i].key != 0)
-				idmap_insert_slot(ns, cap - 1, m->slots[i].key,
-				    m->slots[i].val);
-		free(m->slots);
+	if (m->key_off == IDMAP_PLAIN &&
+	    (nk = calloc(cap, sizeof(*nk))) == NULL) {
+		free(ns);
+		return -1;
 	}
+	for (size_t i = 0; m->slots != NULL && i <= m->mask; i++) {
+		uint64_t k;
+		size_t j;
+
+		if (m->slots[i].val == NULL)
+			continue;
+		k = idmap_key(m->slots, m->keys, m->key_off, i);
+		j = idmap_find(ns, nk, m->key_off, cap - 1, k);
+		ns[j].val = m->slots[i].val;
+		if (nk != NULL)
+			nk[j] = k;
+	}
+	free(m->slots);
+	free(m->keys);
 	m->slots = ns;
+	m->keys = nk;
 	m->mask = cap - 1;
 	return 0;
 }
@@ -68,28 +118,28 @@ idmap_grow(struct idmap *m)
 int
 idmap_put(struct idmap *m, uint64_t key, void *val)
 {
+	size_t i;
+
 	/* Keep the load under 3/4 so probe sequences stay short. */
 	if (m->slots == NULL || (m->count + 1) * 4 > (m->mask + 1) * 3)
 		if (idmap_grow(m) == -1)
 			return -1;
-	if (idmap_get(m, key) == NULL)
+	i = idmap_find(m->slots, m->keys, m->key_off, m->mask, key);
+	if (m->slots[i].val == NULL)
 		m->count++;
-	idmap_insert_slot(m->slots, m->mask, key, val);
+	m->slots[i].val = val;
+	if (m->keys != NULL)
+		m->keys[i] = key;
 	return 0;
 }
 
 void *
 idmap_get(const struct idmap *m, uint64_t key)
 {
-	size_t i;
-
 	if (m->slots == NULL || key == 0)
 		return NULL;
-	for (i = idmap_hash(key) & m->mask; m->slots[i].key != 0;
-	    i = (i + 1) & m->mask)
-		if (m->slots[i].key == key)
-			return m->slots[i].val;
-	return NULL;
+	return m->slots[idmap_find(m->slots, m->keys, m->key_off, m->mask,
+	    key)].val;
 }
 
 void *
@@ -100,26 +150,29 @@ idmap_del(struct idmap *m, uint64_t key)
 
 	if (m->slots == NULL || key == 0)
 		return NULL;
-	for (i = idmap_hash(key) & m->mask; m->slots[i].key != key;
-	    i = (i + 1) & m->mask)
-		if (m->slots[i].key == 0)
-			return NULL;
-	val = m->slots[i].val;
+	i = idmap_find(m->slots, m->keys, m->key_off, m->mask, key);
+	if ((val = m->slots[i].val) == NULL)
+		return NULL;
 	/*
 	 * Shift later members of the probe run back into the hole, so no
 	 * tombstones accumulate in a map that sees constant churn.
 	 */
-	for (j = (i + 1) & m->mask; m->slots[j].key != 0; j = (j + 1) & m->mask) {
-		size_t home = idmap_hash(m->slots[j].key) & m->mask;
+	for (j = (i + 1) & m->mask; m->slots[j].val != NULL;
+	    j = (j + 1) & m->mask) {
+		uint64_t k = idmap_key(m->slots, m->keys, m->key_off, j);
+		size_t home = idmap_hash(k) & m->mask;
 
 		/* Move j to i only if its home is not within (i, j]. */
 		if (((j - home) & m->mask) >= ((j - i) & m->mask)) {
 			m->slots[i] = m->slots[j];
+			if (m->keys != NULL)
+				m->keys[i] = k;
 			i = j;
 		}
 	}
-	m->slots[i].key = 0;
 	m->slots[i].val = NULL;
+	if (m->keys != NULL)
+		m->keys[i] = 0;
 	m->count--;
 	return val;
 }
