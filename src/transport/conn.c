@@ -684,12 +684,26 @@ conn_flush_done(struct conn *c)
 	c->oq_cap = c->oq_head = 0;
 	c->flags &= ~CONN_F_WRITE_WAIT;
 	if (c->flags & CONN_F_SHUT_AFTER) {
-		/*
-		 * Half-close and keep reading until the peer's FIN: closing
-		 * with unread input would send a reset that can destroy our
-		 * last frame before the peer reads it.
-		 */
 		c->flags &= ~CONN_F_SHUT_AFTER;
+		/*
+		 * The peer started the closing handshake and our answer is
+		 * written: it sends nothing after its close frame (RFC 6455
+		 * 5.5.1), and the read that brought the frame left the socket
+		 * empty (or the connection would be on the read-pending list),
+		 * so close() cannot reset the connection and destroy the
+		 * answer. This saves the shutdown(), the wait for the peer's
+		 * FIN and the read that sees it.
+		 */
+		if (c->io == 0 && (c->flags & (CONN_F_CLOSE_NOW |
+		    CONN_F_READ_PEND)) == CONN_F_CLOSE_NOW) {
+			conn_destroy(c, "closing handshake done");
+			return;
+		}
+		/*
+		 * Otherwise half-close and keep reading until the peer's FIN:
+		 * closing with unread input would send a reset that can
+		 * destroy our last frame before the peer reads it.
+		 */
 		shutdown(c->fd, SHUT_WR);
 		conn_closing(c, CONN_LINGER);
 	}
@@ -983,6 +997,13 @@ conn_read(struct conn *c, int greedy)
 }
 
 void
+conn_start(struct conn *c)
+{
+	if (c->state != CONN_DEAD)
+		conn_read(c, 0);
+}
+
+void
 conn_read_pending(struct conn *c)
 {
 	c->flags &= ~CONN_F_READ_PEND;
@@ -1042,8 +1063,10 @@ conn_ws_on_close(void *arg, uint16_t code, const char *reason, size_t len)
 	struct conn *c = arg;
 
 	log_debug("conn %016" PRIx64 ": peer closed with %u", c->id, code);
-	if (c->state == CONN_WS)
+	if (c->state == CONN_WS) {
 		c->close_code = code;
+		c->flags |= CONN_F_CLOSE_NOW;
+	}
 	/* The session has queued its answer; finish once it is written. */
 	c->flags |= CONN_F_SHUT_AFTER;
 	if (c->state == CONN_WS)

@@ -66,6 +66,7 @@ enum conn_state {
 #define CONN_F_H2_OK		0x0040	/* its listener speaks HTTP/2 */
 #define CONN_F_READ_PAUSED	0x0080	/* input waits for an auth decision */
 #define CONN_F_WS		0x0100	/* |ws| is live; the h1 members are not */
+#define CONN_F_CLOSE_NOW	0x0200	/* the peer closed first: close() after our answer */
 
 /*
  * conn->io: how bytes reach the peer. 0 is a plain socket (read() and
@@ -291,6 +292,12 @@ void	conn_pause_read(struct conn *c, int pause);
  * is put on the read-pending list (conn_read_pending()).
  */
 void	conn_on_event(struct conn *c, uint32_t events);
+
+/*
+ * A connection just accepted: read its first bytes at once, since a client
+ * usually sends its request with the handshake's last ACK.
+ */
+void	conn_start(struct conn *c);
 
 /* Read again a connection on the read-pending list; server.c calls it. */
 void	conn_read_pending(struct conn *c);
