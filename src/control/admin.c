@@ -641,10 +641,9 @@ admin_cmd_conn(struct admin_call *call)
 		admin_ok(call, NULL);
 		return;
 	}
-	if (c->ws.err_code != 0)
-		err = c->ws.err_reason;
-	else if (c->dbg != NULL && c->dbg->last_error[0] != '\0')
-		err = c->dbg->last_error;
+	if ((err = conn_ws_error(c)) == NULL && conn_dbg(c) != NULL &&
+	    conn_dbg(c)->last_error[0] != '\0')
+		err = conn_dbg(c)->last_error;
 	json_object_set_new(o, "state", json_string(admin_state_name(c)));
 	json_object_set_new(o, "idle", json_real((double)(srv->tick -
 	    c->last_rx) * SERVER_TICK_MS / 1000.0));
@@ -652,8 +651,8 @@ admin_cmd_conn(struct admin_call *call)
 	json_object_set_new(o, "close_code", json_integer(c->close_code));
 	json_object_set_new(o, "last_error", err != NULL ? json_string(err) :
 	    json_null());
-	json_object_set_new(o, "debug", c->dbg != NULL ?
-	    admin_debug_json(srv, c->dbg) : json_false());
+	json_object_set_new(o, "debug", conn_dbg(c) != NULL ?
+	    admin_debug_json(srv, conn_dbg(c)) : json_false());
 	admin_ok(call, o);
 }
 

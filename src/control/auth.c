@@ -508,7 +508,12 @@ auth_apply(struct auth *a, struct conn *c, struct wsh_auth_request *q,
 		snprintf(deny->reason, sizeof(deny->reason), "out of memory");
 		return -1;
 	}
-	ident_attach(&a->idents, c, id);
+	if (ident_attach(&a->idents, c, id) == -1) {
+		ident_release(&a->idents, id);
+		deny->status = 500;
+		snprintf(deny->reason, sizeof(deny->reason), "out of memory");
+		return -1;
+	}
 	ident_release(&a->idents, id);
 	return 0;
 }
@@ -837,7 +842,7 @@ auth_expire(struct auth *a)
 		/* Hold it: closing may detach its last connection. */
 		ident_ref(id);
 		for (c = LIST_FIRST(&id->conns); c != NULL; c = next) {
-			next = LIST_NEXT(c, ident_link);
+			next = LIST_NEXT(c, ext->ident_link);
 			if (c->state != CONN_WS)
 				continue;
 			a->srv->stats.auth_expired++;

@@ -246,19 +246,23 @@ ident_release(struct ident_table *t, struct ident *id)
 	free(id);
 }
 
-void
+int
 ident_attach(struct ident_table *t, struct conn *c, struct ident *id)
 {
 	struct ident *old = c->ident;
 
 	if (old == id)
-		return;
+		return 0;
+	/* The link lives in the conn's ext, which anonymous conns lack. */
+	if (id != NULL && conn_ext(c) == NULL)
+		return -1;
 	if (old != NULL)
-		LIST_REMOVE(c, ident_link);
+		LIST_REMOVE(c, ext->ident_link);
 	c->ident = id != NULL ? ident_ref(id) : NULL;
 	if (id != NULL)
-		LIST_INSERT_HEAD(&id->conns, c, ident_link);
+		LIST_INSERT_HEAD(&id->conns, c, ext->ident_link);
 	ident_release(t, old);
+	return 0;
 }
 
 int
@@ -302,7 +306,7 @@ ident_foreach_conn(struct ident_table *t, const char *user,
 	LIST_FOREACH(id, &t->buckets[h & (t->nbuckets - 1)], link) {
 		if (id->hash != h || strcmp(id->user, user) != 0)
 			continue;
-		LIST_FOREACH(c, &id->conns, ident_link) {
+		LIST_FOREACH(c, &id->conns, ext->ident_link) {
 			if (c->state != CONN_WS)
 				continue;
 			fn(c, arg);

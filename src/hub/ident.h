@@ -57,9 +57,10 @@ void	ident_release(struct ident_table *t, struct ident *id);
 
 /*
  * Give |c| identity |id| (a reference is taken), leaving its old one, and
- * list it among |id|'s connections; |id| NULL makes it anonymous.
+ * list it among |id|'s connections; |id| NULL makes it anonymous. Returns
+ * 0, or -1 when out of memory (nothing changed); |id| NULL never fails.
  */
-void	ident_attach(struct ident_table *t, struct conn *c, struct ident *id);
+int	ident_attach(struct ident_table *t, struct conn *c, struct ident *id);
 
 /* Whether |id| may subscribe to, or publish on, channel |name|. */
 int	ident_may_subscribe(const struct ident *id, const char *name,

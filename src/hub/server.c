@@ -1,6 +1,8 @@
 /* One event loop's state: listeners, routes, connections, timers, flush list. */
 #include "autoconf.h"
 
+#include <sys/epoll.h>
+
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -66,6 +68,41 @@ server_timer_set(struct server *srv, struct conn *c, uint32_t when)
 		LIST_REMOVE(c, wheel_link);
 	c->deadline = when;
 	LIST_INSERT_HEAD(&srv->wheel[when % SERVER_WHEEL_SLOTS], c, wheel_link);
+}
+
+/*
+ * The epoll set of the connections is readable: take one batch of events
+ * without waiting and hand each to its connection. More than a batch stays
+ * ready, so libevent calls again in the next turn, after the flush pass.
+ */
+static void
+server_on_conns(evutil_socket_t fd, short what, void *arg)
+{
+	struct server *srv = arg;
+	struct epoll_event evs[SERVER_EPOLL_BATCH];
+	int n;
+
+	n = epoll_wait(srv->epfd, evs, SERVER_EPOLL_BATCH, 0);
+	for (int i = 0; i < n; i++)
+		conn_on_event(evs[i].data.ptr, evs[i].events);
+}
+
+/*
+ * Read the connections that must read on without a new edge. Those put
+ * back on the list meanwhile (over their read budget again) wait for the
+ * next turn, so one busy connection cannot hold the loop.
+ */
+static void
+server_read_pending(struct server *srv)
+{
+	struct conn *c, *list = srv->read_pend;
+
+	srv->read_pend = NULL;
+	while ((c = list) != NULL) {
+		list = c->read_next;
+		c->read_next = NULL;
+		conn_read_pending(c);
+	}
 }
 
 static void
@@ -148,7 +185,7 @@ server_flush(struct server *srv)
 	srv->in_flush = 0;
 	for (c = TAILQ_FIRST(&srv->dead); c != NULL; c = cnext) {
 		cnext = TAILQ_NEXT(c, route_link);
-		if (c->flags & CONN_F_FLUSH)
+		if (c->flags & (CONN_F_FLUSH | CONN_F_READ_PEND))
 			continue;
 		TAILQ_REMOVE(&srv->dead, c, route_link);
 		conn_free(c);
@@ -331,12 +368,17 @@ server_run(struct server *srv)
 	/*
 	 * Like Redis's beforeSleep: run every ready callback once, then write
 	 * a slice of what they queued; while output is left, poll without
-	 * waiting, so new input joins the round in progress.
+	 * waiting, so new input joins the round in progress. The connections'
+	 * epoll set is one of the descriptors polled, so that poll sees their
+	 * input too; connections that read on without an edge do so before
+	 * the flush.
 	 */
 	while (!srv->done) {
-		if (event_base_loop(srv->base, srv->flush_head != NULL ?
-		    EVLOOP_ONCE | EVLOOP_NONBLOCK : EVLOOP_ONCE) == -1)
+		if (event_base_loop(srv->base, srv->flush_head != NULL ||
+		    srv->read_pend != NULL ? EVLOOP_ONCE | EVLOOP_NONBLOCK :
+		    EVLOOP_ONCE) == -1)
 			return -1;
+		server_read_pending(srv);
 		server_flush(srv);
 	}
 	while (srv->flush_head != NULL)
@@ -490,6 +532,7 @@ server_new(struct event_base *base, struct config *cfg,
 		goto oom;
 	}
 	srv->base = base;
+	srv->epfd = -1;
 	srv->passed = passed;
 	srv->cfg = server_config_hold(cfg);
 	srv->started = time(NULL);
@@ -498,7 +541,7 @@ server_new(struct event_base *base, struct config *cfg,
 	srv->wscfg.max_frame_size = cfg->max_frame_size;
 	srv->wscfg.max_message_size = cfg->max_message_size;
 	srv->wscfg.auto_pong = 1;
-	idmap_init(&srv->conns);
+	idmap_init_keyed(&srv->conns, offsetof(struct conn, id));
 	channel_index_init(&srv->channels);
 	TAILQ_INIT(&srv->dead);
 	for (size_t i = 0; i < SERVER_WHEEL_SLOTS; i++)
@@ -509,6 +552,14 @@ server_new(struct event_base *base, struct config *cfg,
 	srv->id_next = 1;
 	if ((srv->rbuf = malloc(SERVER_READ_BUF)) == NULL)
 		goto oom;
+	if ((srv->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		if (asprintf(cause, "epoll_create1: %s", strerror(errno)) == -1)
+			*cause = NULL;
+		goto fail;
+	}
+	event_assign(&srv->conns_ev, base, srv->epfd, EV_READ | EV_PERSIST,
+	    server_on_conns, srv);
+	event_add(&srv->conns_ev, NULL);
 	if (server_routes_init(srv, cause) == -1)
 		goto fail;
 	if (cfg->cluster.enabled &&
@@ -581,6 +632,10 @@ server_free(struct server *srv)
 		event_del(&srv->accept_retry_ev);
 	if (event_initialized(&srv->stop_ev))
 		event_del(&srv->stop_ev);
+	if (event_initialized(&srv->conns_ev))
+		event_del(&srv->conns_ev);
+	if (srv->epfd != -1)
+		close(srv->epfd);
 	/* After the connections, whose subscriptions it is told about. */
 	cluster_free(srv->cluster);
 	idmap_clear(&srv->conns);

@@ -38,7 +38,10 @@ struct pmd_deflater;
 /* Connections written per flush slice before the loop polls again. */
 #define SERVER_FLUSH_SLICE	64
 
-/* Largest read from a socket in one go. */
+/* Connection events taken from the epoll set per wakeup. */
+#define SERVER_EPOLL_BATCH	256
+
+/* Largest read from a socket in one go, and per connection per loop turn. */
 #define SERVER_READ_BUF		(64 * 1024)
 
 /* Buckets of the publish-to-write latency histogram (server_lat_bounds_us). */
@@ -138,6 +141,17 @@ struct server {
 	struct conn		*flush_head;
 	struct conn		*flush_tail;
 	struct conn_tailq	 dead;		/* freed after this loop turn */
+
+	/*
+	 * Connection sockets are not libevent's: they sit, edge-triggered,
+	 * in this epoll set, which sits in libevent's loop as one readable
+	 * descriptor (see server_on_conns()). |read_pend| lists connections
+	 * to read again in this turn without a new edge: resumed after a
+	 * pause, or stopped by the per-turn read budget.
+	 */
+	int			 epfd;
+	struct event		 conns_ev;
+	struct conn		*read_pend;
 
 	struct event		 tick_ev;
 	uint32_t		 tick;

@@ -1,6 +1,7 @@
 /* One client connection: socket, HTTP/1.1 head, WebSocket session, output queue. */
 #include "autoconf.h"
 
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <arpa/inet.h>
@@ -35,7 +36,7 @@
 /* First size of the output ring; it doubles as needed. */
 #define CONN_OQ_MIN		8
 
-static void	conn_on_event(evutil_socket_t, short, void *);
+static void	conn_read(struct conn *, int);
 static int	conn_ws_on_message(void *, unsigned, uint8_t *, size_t);
 static void	conn_ws_on_close(void *, uint16_t, const char *, size_t);
 static void	conn_ws_send_control(void *, unsigned, const uint8_t *, size_t);
@@ -46,21 +47,20 @@ static const struct ws_session_callbacks conn_ws_callbacks = {
 	.send_control = conn_ws_send_control,
 };
 
-void
-conn_set_events(struct conn *c, short what)
+/*
+ * Read |c| again in this loop turn although no new edge may come: input
+ * may wait in the kernel (or in OpenSSL) that the edge reported earlier.
+ */
+static void
+conn_read_later(struct conn *c)
 {
-	/* A stream has no socket of its own; h2.c paces it. */
-	if (c->io & CONN_IO_STREAM)
+	struct server *srv = c->srv;
+
+	if (c->flags & CONN_F_READ_PEND)
 		return;
-	/* A paused connection reads again only through conn_pause_read(). */
-	if (c->flags & CONN_F_READ_PAUSED)
-		what &= ~EV_READ;
-	event_del(&c->ev);
-	if (what == 0)
-		return;
-	event_assign(&c->ev, c->srv->base, c->fd, what | EV_PERSIST,
-	    conn_on_event, c);
-	event_add(&c->ev, NULL);
+	c->flags |= CONN_F_READ_PEND;
+	c->read_next = srv->read_pend;
+	srv->read_pend = c;
 }
 
 void
@@ -68,17 +68,22 @@ conn_pause_read(struct conn *c, int pause)
 {
 	if (c->state == CONN_DEAD)
 		return;
-	if (pause)
+	if (pause) {
 		c->flags |= CONN_F_READ_PAUSED;
-	else
-		c->flags &= ~CONN_F_READ_PAUSED;
-	conn_set_events(c, EV_READ |
-	    ((c->flags & CONN_F_WRITE_WAIT) ? EV_WRITE : 0));
+		return;
+	}
+	if ((c->flags & CONN_F_READ_PAUSED) == 0)
+		return;
+	c->flags &= ~CONN_F_READ_PAUSED;
+	/* A stream has no socket of its own; h2.c feeds it. */
+	if ((c->io & CONN_IO_STREAM) == 0)
+		conn_read_later(c);
 }
 
 struct conn *
 conn_new(struct server *srv, int fd)
 {
+	struct epoll_event ee;
 	struct conn *c;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
@@ -95,10 +100,24 @@ conn_new(struct server *srv, int fd)
 		free(c);
 		return NULL;
 	}
+	/*
+	 * Once, edge-triggered, for both directions: no epoll_ctl() is made
+	 * again for this socket (close() takes it out of the set), whether
+	 * it waits for room or not (CONN_F_WRITE_WAIT says whether an
+	 * EPOLLOUT edge matters).
+	 */
+	memset(&ee, 0, sizeof(ee));
+	ee.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+	ee.data.ptr = c;
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, fd, &ee) == -1) {
+		log_warn("conn %016" PRIx64 ": epoll_ctl: %s", c->id,
+		    strerror(errno));
+		idmap_del(&srv->conns, c->id);
+		close(fd);
+		free(c);
+		return NULL;
+	}
 	srv->nconns++;
-	event_assign(&c->ev, srv->base, fd, EV_READ | EV_PERSIST, conn_on_event,
-	    c);
-	event_add(&c->ev, NULL);
 	server_timer_set(srv, c,
 	    srv->tick + server_ticks(srv->cfg->handshake_timeout));
 	return c;
@@ -112,6 +131,11 @@ conn_new_stream(struct conn *carrier)
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
+	/* A stream always has an ext: it holds the stream (h2.c). */
+	if ((c->ext = calloc(1, sizeof(*c->ext))) == NULL) {
+		free(c);
+		return NULL;
+	}
 	c->srv = srv;
 	c->fd = carrier->fd;
 	c->io = CONN_IO_STREAM;
@@ -120,6 +144,7 @@ conn_new_stream(struct conn *carrier)
 	c->id = server_next_id(srv);
 	c->born = c->last_rx = srv->tick;
 	if (idmap_put(&srv->conns, c->id, c) == -1) {
+		free(c->ext);
 		free(c);
 		return NULL;
 	}
@@ -132,22 +157,38 @@ conn_new_stream(struct conn *carrier)
 void
 conn_free(struct conn *c)
 {
-	free(c->dbg);
+	if (c->ext != NULL)
+		free(c->ext->dbg);
+	free(c->ext);
 	free(c);
+}
+
+struct conn_ext *
+conn_ext(struct conn *c)
+{
+	if (c->ext == NULL)
+		c->ext = calloc(1, sizeof(*c->ext));
+	return c->ext;
 }
 
 int
 conn_debug_set(struct conn *c, int on)
 {
+	struct conn_ext *x;
+
 	if (!on) {
-		free(c->dbg);
-		c->dbg = NULL;
+		if (c->ext != NULL) {
+			free(c->ext->dbg);
+			c->ext->dbg = NULL;
+		}
 		return 0;
 	}
-	if (c->dbg == NULL) {
-		if ((c->dbg = calloc(1, sizeof(*c->dbg))) == NULL)
+	if ((x = conn_ext(c)) == NULL)
+		return -1;
+	if (x->dbg == NULL) {
+		if ((x->dbg = calloc(1, sizeof(*x->dbg))) == NULL)
 			return -1;
-		c->dbg->since_us = server_now_us(c->srv);
+		x->dbg->since_us = server_now_us(c->srv);
 	}
 	return 0;
 }
@@ -156,7 +197,7 @@ conn_debug_set(struct conn *c, int on)
 static void
 conn_debug_note(struct conn *c, int out, unsigned opcode, size_t size)
 {
-	struct conn_debug *d = c->dbg;
+	struct conn_debug *d = c->ext->dbg;
 	struct conn_debug_event *e = &d->ring[d->head];
 
 	e->us = server_now_us(c->srv);
@@ -254,9 +295,9 @@ conn_drop_oldest(struct conn *c, uint64_t need)
 	 * those before it, so dropping some would corrupt the rest: all go,
 	 * and the compressor starts afresh.
 	 */
-	if (c->zout != NULL) {
+	if (conn_zout(c) != NULL) {
 		need = UINT64_MAX;
-		pmd_deflater_reset(c->zout);
+		pmd_deflater_reset(c->ext->zout);
 	}
 	if ((gone = malloc(c->oq_count * sizeof(*gone))) == NULL) {
 		c->flags |= CONN_F_SLOW;	/* cannot even drop: disconnect */
@@ -363,7 +404,7 @@ conn_send_deflate(struct conn *c, struct msg *m)
 {
 	struct server *srv = c->srv;
 	const struct config *cfg = srv->cfg;
-	struct pmd_deflater **dp;
+	struct pmd_deflater **dp, *zout;
 	const uint8_t *p, *z;
 	struct msg *zm;
 	size_t len, zlen;
@@ -399,31 +440,34 @@ conn_send_deflate(struct conn *c, struct msg *m)
 	/* Limits first: a drop resets the context this frame would use. */
 	if (conn_send_limits(c, m->len) == -1)
 		return -1;
-	if (c->zout == NULL && (c->zout = pmd_deflater_new(
-	    (int)cfg->deflate_level, (int)cfg->deflate_mem_level,
-	    c->zbits)) == NULL)
-		goto queue_plain;
-	if (pmd_deflate(c->zout, p, len, 0, &z, &zlen) == -1)
+	if ((zout = conn_zout(c)) == NULL) {
+		if (conn_ext(c) == NULL || (zout = pmd_deflater_new(
+		    (int)cfg->deflate_level, (int)cfg->deflate_mem_level,
+		    c->zbits)) == NULL)
+			goto queue_plain;
+		c->ext->zout = zout;
+	}
+	if (pmd_deflate(zout, p, len, 0, &z, &zlen) == -1)
 		goto queue_plain;
 	zm = m->channel != NULL ?
 	    msg_frame_alloc_channel(opcode, zlen, &zp, m->channel,
 	    strlen(m->channel), m->seq) : msg_frame_alloc(opcode, zlen, &zp);
 	if (zm == NULL) {
 		/* The peer will never see what the context now holds. */
-		pmd_deflater_reset(c->zout);
+		pmd_deflater_reset(zout);
 		goto queue_plain;
 	}
 	zm->data[0] |= WS_RSV1 << 4;
 	memcpy(zp, z, zlen);
 	/* Idle connections keep only zlib's state, not an output buffer. */
-	pmd_deflater_trim(c->zout);
+	pmd_deflater_trim(zout);
 	srv->stats.deflate_msgs++;
 	srv->stats.deflate_bytes_in += len;
 	srv->stats.deflate_bytes_out += zlen;
 	srv->stats.deflate_deliveries++;
 	c->msgs_out++;
 	if ((rv = conn_queue(c, zm)) == -1)
-		pmd_deflater_reset(c->zout);
+		pmd_deflater_reset(zout);
 	msg_unref(zm);
 	return rv;
 
@@ -509,7 +553,7 @@ conn_closing(struct conn *c, enum conn_state st)
 {
 	if (c->state <= CONN_WS && c->srv->cfg->access_log)
 		conn_access_log(c, c->state == CONN_HTTP ? "http, answered" :
-		    c->ws.err_code != 0 ? c->ws.err_reason :
+		    conn_ws_error(c) != NULL ? conn_ws_error(c) :
 		    "closing handshake");
 	c->state = st;
 	server_timer_set(c->srv, c,
@@ -554,9 +598,9 @@ conn_destroy(struct conn *c, const char *why)
 	log_debug("conn %016" PRIx64 ": closed: %s", c->id, why);
 	if (srv->cfg->access_log && c->state <= CONN_WS)
 		conn_access_log(c, why);
-	if (c->dbg != NULL)
-		snprintf(c->dbg->last_error, sizeof(c->dbg->last_error), "%s",
-		    why);
+	if (conn_dbg(c) != NULL)
+		snprintf(c->ext->dbg->last_error,
+		    sizeof(c->ext->dbg->last_error), "%s", why);
 	conn_unlink_route(c);
 	auth_conn_gone(c);
 	if (c->io & CONN_IO_STREAM)
@@ -566,7 +610,7 @@ conn_destroy(struct conn *c, const char *why)
 		if (c->io & CONN_IO_H2)
 			h2_session_free(c);
 		tls_conn_free(c);
-		event_del(&c->ev);
+		/* This also takes the socket out of the server's epoll set. */
 		close(c->fd);
 	}
 	c->fd = -1;
@@ -577,11 +621,16 @@ conn_destroy(struct conn *c, const char *why)
 		c->wheel_link.le_prev = NULL;
 	}
 	conn_drop_queue(c, 0);
-	ws_session_reset(&c->ws);
-	pmd_deflater_free(c->zout);
-	c->zout = NULL;
-	free(c->head);
-	c->head = NULL;
+	if (c->flags & CONN_F_WS)
+		ws_session_reset(&c->ws);
+	else {
+		free(c->head);
+		c->head = NULL;
+	}
+	if (c->ext != NULL) {
+		pmd_deflater_free(c->ext->zout);
+		c->ext->zout = NULL;
+	}
 	c->state = CONN_DEAD;
 	TAILQ_INSERT_TAIL(&srv->dead, c, route_link);
 	server_conn_gone(srv);
@@ -613,7 +662,8 @@ conn_consume(struct conn *c, size_t n)
 			    server_now_us(c->srv) - c->oq_since);
 			sampled = 1;
 		}
-		if (c->dbg != NULL && c->state != CONN_HTTP && m->len > 0)
+		if (c->ext != NULL && c->ext->dbg != NULL &&
+		    c->state != CONN_HTTP && m->len > 0)
 			conn_debug_note(c, 1, m->data[0], m->len);
 		msg_unref(m);
 		c->out_off = 0;
@@ -632,17 +682,28 @@ conn_flush_done(struct conn *c)
 	free(c->oq);
 	c->oq = NULL;
 	c->oq_cap = c->oq_head = 0;
-	if (c->flags & CONN_F_WRITE_WAIT) {
-		c->flags &= ~CONN_F_WRITE_WAIT;
-		conn_set_events(c, EV_READ);
-	}
+	c->flags &= ~CONN_F_WRITE_WAIT;
 	if (c->flags & CONN_F_SHUT_AFTER) {
-		/*
-		 * Half-close and keep reading until the peer's FIN: closing
-		 * with unread input would send a reset that can destroy our
-		 * last frame before the peer reads it.
-		 */
 		c->flags &= ~CONN_F_SHUT_AFTER;
+		/*
+		 * The peer started the closing handshake and our answer is
+		 * written: it sends nothing after its close frame (RFC 6455
+		 * 5.5.1), and the read that brought the frame left the socket
+		 * empty (or the connection would be on the read-pending list),
+		 * so close() cannot reset the connection and destroy the
+		 * answer. This saves the shutdown(), the wait for the peer's
+		 * FIN and the read that sees it.
+		 */
+		if (c->io == 0 && (c->flags & (CONN_F_CLOSE_NOW |
+		    CONN_F_READ_PEND)) == CONN_F_CLOSE_NOW) {
+			conn_destroy(c, "closing handshake done");
+			return;
+		}
+		/*
+		 * Otherwise half-close and keep reading until the peer's FIN:
+		 * closing with unread input would send a reset that can
+		 * destroy our last frame before the peer reads it.
+		 */
 		shutdown(c->fd, SHUT_WR);
 		conn_closing(c, CONN_LINGER);
 	}
@@ -707,12 +768,15 @@ conn_flush(struct conn *c)
 		if ((size_t)n < want)
 			break;
 	}
+	/*
+	 * A socket that took less than offered is full: the EPOLLOUT edge
+	 * that comes when the peer's acknowledgements make room writes the
+	 * rest (the edge cannot be missed: it follows this write).
+	 */
 	if (c->oq_count == 0)
 		conn_flush_done(c);
-	else if ((c->flags & CONN_F_WRITE_WAIT) == 0) {
+	else
 		c->flags |= CONN_F_WRITE_WAIT;
-		conn_set_events(c, EV_READ | EV_WRITE);
-	}
 }
 
 /*
@@ -765,6 +829,7 @@ conn_ws_start(struct conn *c, struct route *r, const struct http_request *req,
 	size_t elen = 0;
 	const char *sel = NULL;
 	struct msg *m;
+	char *head;
 	int n, zok = 0;
 
 	/* Over HTTP/2 (RFC 8441) there is no key and no 101. */
@@ -813,6 +878,13 @@ conn_ws_start(struct conn *c, struct route *r, const struct http_request *req,
 	msg_unref(m);
 
 started:
+	/*
+	 * The request is over and its members share memory with the
+	 * session; |req| still points into the head buffer, which lives
+	 * until the handler has opened.
+	 */
+	head = c->head;
+	c->flags |= CONN_F_WS;
 	ws_session_init(&c->ws, &c->srv->wscfg, &conn_ws_callbacks, c);
 	if (zok) {
 		/* We inflate what the client compresses, and the reverse. */
@@ -829,6 +901,7 @@ started:
 	server_timer_set(c->srv, c, c->srv->tick + 1);
 	if (r->handler->open != NULL && r->handler->open(c, req) == -1)
 		conn_close(c, WS_CLOSE_INTERNAL, "handler refused");
+	free(head);
 	return 0;
 }
 
@@ -848,79 +921,120 @@ conn_ws_feed(struct conn *c, uint8_t *buf, size_t n)
 	}
 }
 
+/*
+ * Read what the socket holds. Edge-triggered epoll reports new input once,
+ * so a read stops only on EAGAIN, on a short read (a plain socket returned
+ * less than asked: its queue was empty then, and anything later raises a
+ * new edge), when the connection is paused, or after SERVER_READ_BUF bytes
+ * in this turn, for fairness, as level-triggered polling read one buffer
+ * per connection per turn: then the connection goes on the read-pending
+ * list and reads on in the next turn. |greedy| (the peer's FIN or an error
+ * is pending, or no edge is known) disregards short reads. TLS is always
+ * greedy: SSL_read() returns one record at most, and may hold decrypted
+ * input the socket no longer signals.
+ */
 static void
-conn_read(struct conn *c)
+conn_read(struct conn *c, int greedy)
 {
 	uint8_t *buf = c->srv->rbuf;
+	size_t total = 0;
 	ssize_t n;
 
-again:
-	if (c->io != 0)
-		n = conn_io_read(c, buf, SERVER_READ_BUF);
-	else
-		n = read(c->fd, buf, SERVER_READ_BUF);
-	if (n < 0) {
-		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+	if (c->io & CONN_IO_TLS)
+		greedy = 1;
+	for (;;) {
+		if (c->io != 0)
+			n = conn_io_read(c, buf, SERVER_READ_BUF);
+		else
+			n = read(c->fd, buf, SERVER_READ_BUF);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			conn_destroy(c, strerror(errno));
 			return;
-		conn_destroy(c, strerror(errno));
-		return;
-	}
-	if (n == 0) {
-		conn_destroy(c, c->state == CONN_WS ? "connection lost (1006)" :
-		    "peer closed");
-		return;
-	}
-	c->last_rx = c->srv->tick;
-	c->flags &= ~CONN_F_PING_SENT;
-	c->bytes_in += (size_t)n;
-	c->srv->stats.bytes_in += (size_t)n;
-	if (c->io & CONN_IO_H2) {
-		h2_read(c, buf, (size_t)n);
-		goto more;
-	}
-	switch (c->state) {
-	case CONN_HTTP:
-		/*
-		 * The first bytes tell HTTP/2 (the client preface, which begins
-		 * with a method no HTTP/1.1 request may use) from HTTP/1.1.
-		 */
-		if (c->bytes_in == (uint64_t)n && h2_wanted(c, buf, (size_t)n)) {
-			h2_start(c, buf, (size_t)n);
-			goto more;
 		}
-		h1_read(c, buf, (size_t)n);
-		break;
-	case CONN_WS:
-	case CONN_CLOSING:
-		/* Only a WebSocket has a session; anything else is discarded. */
-		if (c->route != NULL)
-			conn_ws_feed(c, buf, (size_t)n);
-		break;
-	default:
-		/* Lingering: input is discarded until the peer's FIN. */
-		break;
+		if (n == 0) {
+			conn_destroy(c, c->state == CONN_WS ?
+			    "connection lost (1006)" : "peer closed");
+			return;
+		}
+		c->last_rx = c->srv->tick;
+		c->flags &= ~CONN_F_PING_SENT;
+		c->bytes_in += (size_t)n;
+		c->srv->stats.bytes_in += (size_t)n;
+		if (c->io & CONN_IO_H2)
+			h2_read(c, buf, (size_t)n);
+		else if (c->state == CONN_HTTP) {
+			/*
+			 * The first bytes tell HTTP/2 (the client preface,
+			 * which begins with a method no HTTP/1.1 request may
+			 * use) from HTTP/1.1.
+			 */
+			if (c->bytes_in == (uint64_t)n &&
+			    h2_wanted(c, buf, (size_t)n))
+				h2_start(c, buf, (size_t)n);
+			else
+				h1_read(c, buf, (size_t)n);
+		} else if (c->state == CONN_WS || c->state == CONN_CLOSING) {
+			/* Only a WebSocket has a session. */
+			if (c->route != NULL)
+				conn_ws_feed(c, buf, (size_t)n);
+		}
+		/* Lingering, input is discarded until the peer's FIN. */
+		if (c->state == CONN_DEAD ||
+		    (c->flags & CONN_F_READ_PAUSED))
+			return;
+		if (!greedy && (size_t)n < SERVER_READ_BUF)
+			return;
+		total += (size_t)n;
+		if (total >= SERVER_READ_BUF) {
+			conn_read_later(c);
+			return;
+		}
 	}
-more:
-	/* TLS may hold decrypted input the socket no longer signals. */
-	if ((c->io & CONN_IO_TLS) && c->state != CONN_DEAD &&
-	    tls_pending(c))
-		goto again;
 }
 
-static void
-conn_on_event(evutil_socket_t fd, short what, void *arg)
+void
+conn_start(struct conn *c)
 {
-	struct conn *c = arg;
+	if (c->state != CONN_DEAD)
+		conn_read(c, 0);
+}
 
-	if (what & EV_WRITE) {
+void
+conn_read_pending(struct conn *c)
+{
+	c->flags &= ~CONN_F_READ_PEND;
+	if (c->state != CONN_DEAD && (c->flags & CONN_F_READ_PAUSED) == 0)
+		conn_read(c, 1);
+}
+
+void
+conn_on_event(struct conn *c, uint32_t events)
+{
+	if (c->state == CONN_DEAD)
+		return;
+	/* Room (or an error, which the write reports) for waiting output. */
+	if ((events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) &&
+	    (c->flags & CONN_F_WRITE_WAIT)) {
 		conn_flush(c);
 		if (c->state == CONN_DEAD)
 			return;
 	}
-	/* A TLS handshake that stopped on a full socket goes on with room. */
-	if ((what & EV_READ) ||
-	    ((c->io & CONN_IO_TLS) && tls_read_wants_write(c)))
-		conn_read(c);
+	/*
+	 * A paused connection reads nothing; resuming puts it on the
+	 * read-pending list, which reads what came meanwhile. A TLS
+	 * handshake that stopped on a full socket goes on with room.
+	 */
+	if (c->flags & CONN_F_READ_PAUSED)
+		return;
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP))
+		conn_read(c, (events & (EPOLLRDHUP | EPOLLERR | EPOLLHUP)) != 0);
+	else if ((events & EPOLLOUT) && (c->io & CONN_IO_TLS) &&
+	    tls_read_wants_write(c))
+		conn_read(c, 1);
 }
 
 static int
@@ -937,7 +1051,7 @@ conn_ws_on_message(void *arg, unsigned opcode, uint8_t *data, size_t len)
 		c->srv->stats.inflate_bytes_in += c->ws.msg_wire;
 		c->srv->stats.inflate_bytes_out += len;
 	}
-	if (c->dbg != NULL)
+	if (conn_dbg(c) != NULL)
 		conn_debug_note(c, 0, opcode, len);
 	c->route->handler->message(c, opcode, data, len);
 	return 0;
@@ -949,8 +1063,10 @@ conn_ws_on_close(void *arg, uint16_t code, const char *reason, size_t len)
 	struct conn *c = arg;
 
 	log_debug("conn %016" PRIx64 ": peer closed with %u", c->id, code);
-	if (c->state == CONN_WS)
+	if (c->state == CONN_WS) {
 		c->close_code = code;
+		c->flags |= CONN_F_CLOSE_NOW;
+	}
 	/* The session has queued its answer; finish once it is written. */
 	c->flags |= CONN_F_SHUT_AFTER;
 	if (c->state == CONN_WS)

@@ -150,7 +150,8 @@ h1_reply(struct conn *c, int status, const char *extra, const char *body)
 void
 h1_last(struct conn *c)
 {
-	c->h1_flags &= ~H1_F_KEEP;
+	if (c->state == CONN_HTTP)
+		c->h1_flags &= ~H1_F_KEEP;
 }
 
 void
@@ -269,8 +270,7 @@ h1_upgrade_finish(struct conn *c, struct route *r,
 		h1_error(c, status, "internal error");
 		return;
 	}
-	h1_reset(c);
-	/* Frames may follow the head in the same read. */
+	/* conn_ws_start() released the head. Frames may follow it in the same read. */
 	conn_ws_feed(c, rest, rest_len);
 }
 

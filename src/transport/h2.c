@@ -136,7 +136,7 @@ h2_wanted(const struct conn *c, const uint8_t *buf, size_t n)
 const struct conn *
 h2_stream_carrier(const struct conn *c)
 {
-	struct h2_stream *st = c->h2.stream;
+	struct h2_stream *st = c->ext->h2.stream;
 
 	return st != NULL && st->sess != NULL ? st->sess->c : NULL;
 }
@@ -403,7 +403,7 @@ h2_finish(struct conn *c)
 {
 	if (c->state != CONN_HTTP)
 		return;
-	if (c->tls != NULL)
+	if (conn_tls(c) != NULL)
 		tls_close_notify(c);
 	shutdown(c->fd, SHUT_WR);
 	conn_closing(c, CONN_LINGER);
@@ -412,7 +412,7 @@ h2_finish(struct conn *c)
 void
 h2_session_flush(struct conn *c)
 {
-	struct h2_session *s = c->h2.sess;
+	struct h2_session *s = c->ext->h2.sess;
 	struct h2_loop *hl;
 	int rv;
 
@@ -423,10 +423,8 @@ h2_session_flush(struct conn *c)
 		return;
 	}
 	if ((rv = h2_write_left(c)) <= 0) {
-		if (rv == 0 && (c->flags & CONN_F_WRITE_WAIT) == 0) {
+		if (rv == 0)
 			c->flags |= CONN_F_WRITE_WAIT;
-			conn_set_events(c, EV_READ | EV_WRITE);
-		}
 		return;
 	}
 	if (c->state == CONN_LINGER)
@@ -443,10 +441,7 @@ again:
 		if ((rv = h2_batch_write(c, hl)) == -1)
 			return;
 		if (rv == 0) {
-			if ((c->flags & CONN_F_WRITE_WAIT) == 0) {
-				c->flags |= CONN_F_WRITE_WAIT;
-				conn_set_events(c, EV_READ | EV_WRITE);
-			}
+			c->flags |= CONN_F_WRITE_WAIT;
 			return;
 		}
 	}
@@ -463,10 +458,7 @@ again:
 		    NGHTTP2_NO_ERROR, NULL, 0);
 		goto again;
 	}
-	if (c->flags & CONN_F_WRITE_WAIT) {
-		c->flags &= ~CONN_F_WRITE_WAIT;
-		conn_set_events(c, EV_READ);
-	}
+	c->flags &= ~CONN_F_WRITE_WAIT;
 	if ((!nghttp2_session_want_read(s->ng) &&
 	    !nghttp2_session_want_write(s->ng)) ||
 	    ((s->flags & H2_F_GOAWAY) && s->nstreams == 0))
@@ -484,7 +476,7 @@ h2_flush_sessions(struct server *srv)
 	while ((s = LIST_FIRST(&hl->dirty)) != NULL) {
 		LIST_REMOVE(s, dirty_link);
 		s->flags &= ~H2_F_DIRTY;
-		/* One waiting for room is written when EV_WRITE says so. */
+		/* One waiting for room is written on its EPOLLOUT edge. */
 		if ((s->c->flags & CONN_F_WRITE_WAIT) == 0)
 			h2_session_flush(s->c);
 	}
@@ -493,7 +485,7 @@ h2_flush_sessions(struct server *srv)
 void
 h2_stream_flush(struct conn *c)
 {
-	struct h2_stream *st = c->h2.stream;
+	struct h2_stream *st = c->ext->h2.stream;
 	struct h2_session *s;
 
 	if (st == NULL || (s = st->sess) == NULL)
@@ -602,7 +594,7 @@ h2_submit(struct h2_stream *st, int status, const char *ctype,
 int
 h2_stream_accept(struct conn *c, const char *lines, size_t len)
 {
-	struct h2_stream *st = c->h2.stream;
+	struct h2_stream *st = c->ext->h2.stream;
 
 	if (st == NULL || st->sess == NULL)
 		return -1;
@@ -613,7 +605,7 @@ int
 h2_respond(struct conn *c, int status, const char *ctype, const char *extra,
     const void *body, size_t len)
 {
-	struct h2_stream *st = c->h2.stream;
+	struct h2_stream *st = c->ext->h2.stream;
 	char clen[24];
 	struct msg *m = NULL;
 	int head;
@@ -772,11 +764,9 @@ h2_ws_finish(struct h2_stream *st, struct route *r,
 		h2_refuse(st, status, "internal error");
 		return;
 	}
+	/* conn_ws_start() released the head. */
 	log_debug("conn %016" PRIx64 ": WebSocket on HTTP/2 stream %d of conn "
 	    "%016" PRIx64 " (RFC 8441)", c->id, st->id, st->sess->c->id);
-	free(c->head);
-	c->head = NULL;
-	c->head_len = c->body_len = c->h1_size = 0;
 	if (rest_len > 0)
 		conn_ws_feed(c, rest, rest_len);
 }
@@ -858,7 +848,7 @@ void
 h2_auth_done(struct conn *c, int kind, int allowed,
     const struct auth_denial *deny, uint8_t *stash, size_t len)
 {
-	struct h2_stream *st = c->h2.stream;
+	struct h2_stream *st = c->ext->h2.stream;
 	struct http_limits lim = {
 		.max_head = c->head_len,
 		.max_headers = HTTP_MAX_HEADERS_HARD,
@@ -987,7 +977,7 @@ h2_on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame,
 		    frame->hd.stream_id, NGHTTP2_INTERNAL_ERROR);
 		return 0;
 	}
-	st->c->h2.stream = st;
+	st->c->ext->h2.stream = st;
 	TAILQ_INSERT_TAIL(&s->streams, st, link);
 	s->nstreams++;
 	nghttp2_session_set_stream_user_data(ng, st->id, st);
@@ -1239,12 +1229,12 @@ h2_on_stream_close(nghttp2_session *ng, int32_t sid, uint32_t code,
 void
 h2_stream_gone(struct conn *c)
 {
-	struct h2_stream *st = c->h2.stream;
+	struct h2_stream *st = c->ext->h2.stream;
 
 	if (st == NULL)
 		return;
 	st->c = NULL;
-	c->h2.stream = NULL;
+	c->ext->h2.stream = NULL;
 	if (st->sess == NULL || (st->flags & H2S_F_CLOSED) ||
 	    (st->sess->flags & H2_F_FREEING))
 		return;
@@ -1282,7 +1272,7 @@ h2_start(struct conn *c, uint8_t *buf, size_t n)
 	};
 	int rv;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
+	if (conn_ext(c) == NULL || (s = calloc(1, sizeof(*s))) == NULL) {
 		conn_destroy(c, "out of memory for HTTP/2");
 		return;
 	}
@@ -1337,10 +1327,10 @@ h2_start(struct conn *c, uint8_t *buf, size_t n)
 	nghttp2_session_set_local_window_size(s->ng, NGHTTP2_FLAG_NONE, 0,
 	    (int32_t)(cfg->h2_window * 4 > INT32_MAX ? INT32_MAX :
 	    cfg->h2_window * 4));
-	c->h2.sess = s;
+	c->ext->h2.sess = s;
 	c->io |= CONN_IO_H2;
 	log_debug("conn %016" PRIx64 ": HTTP/2%s", c->id,
-	    c->tls != NULL ? " over TLS" : " (h2c)");
+	    conn_tls(c) != NULL ? " over TLS" : " (h2c)");
 	server_timer_set(c->srv, c,
 	    c->srv->tick + server_ticks(cfg->handshake_timeout));
 	h2_read(c, buf, n);
@@ -1349,7 +1339,7 @@ h2_start(struct conn *c, uint8_t *buf, size_t n)
 void
 h2_read(struct conn *c, uint8_t *buf, size_t n)
 {
-	struct h2_session *s = c->h2.sess;
+	struct h2_session *s = c->ext->h2.sess;
 	ssize_t rv;
 
 	if (c->state != CONN_HTTP || s == NULL)
@@ -1383,7 +1373,7 @@ h2_read(struct conn *c, uint8_t *buf, size_t n)
 void
 h2_timer(struct conn *c)
 {
-	struct h2_session *s = c->h2.sess;
+	struct h2_session *s = c->ext->h2.sess;
 	uint32_t idle = server_ticks(c->srv->cfg->handshake_timeout);
 
 	if (c->state != CONN_HTTP || s == NULL) {
@@ -1412,7 +1402,7 @@ h2_timer(struct conn *c)
 void
 h2_shutdown(struct conn *c)
 {
-	struct h2_session *s = c->h2.sess;
+	struct h2_session *s = c->ext->h2.sess;
 	struct h2_stream *st;
 
 	if (s == NULL || c->state != CONN_HTTP)
@@ -1430,7 +1420,7 @@ h2_shutdown(struct conn *c)
 void
 h2_session_free(struct conn *c)
 {
-	struct h2_session *s = c->h2.sess;
+	struct h2_session *s = c->ext->h2.sess;
 	struct h2_stream *st;
 
 	if (s == NULL)
@@ -1449,5 +1439,5 @@ h2_session_free(struct conn *c)
 		h2_stream_free(st);
 	}
 	free(s);
-	c->h2.sess = NULL;
+	c->ext->h2.sess = NULL;
 }

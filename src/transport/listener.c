@@ -56,6 +56,23 @@ listener_resolve(const struct config_listener *lc,
 	return -1;
 }
 
+/*
+ * Frames go out as they are written: no Nagle delay. Set on the listener,
+ * because Linux copies it to every socket accepted from it (the new socket
+ * is cloned from the listening one), which saves a setsockopt() per
+ * connection.
+ */
+static void
+listener_nodelay(struct listener *l)
+{
+	int one = 1;
+
+	if (setsockopt(l->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ==
+	    -1)
+		log_warn("%s: setsockopt TCP_NODELAY: %s", l->name,
+		    strerror(errno));
+}
+
 static void
 listener_on_accept(evutil_socket_t fd, short what, void *arg)
 {
@@ -64,7 +81,7 @@ listener_on_accept(evutil_socket_t fd, short what, void *arg)
 
 	for (int i = 0; i < LISTENER_ACCEPT_BATCH; i++) {
 		struct conn *c;
-		int cfd, one = 1;
+		int cfd;
 
 		if (srv->nconns >= srv->cfg->max_connections) {
 			server_pause_accept(srv, 0);
@@ -85,7 +102,6 @@ listener_on_accept(evutil_socket_t fd, short what, void *arg)
 			}
 			return;
 		}
-		setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		srv->stats.accepted++;
 		if ((c = conn_new(srv, cfd)) == NULL)
 			continue;
@@ -93,6 +109,8 @@ listener_on_accept(evutil_socket_t fd, short what, void *arg)
 			c->flags |= CONN_F_H2_OK;
 		if (l->tls != NULL && tls_conn_start(c, l->tls) == -1)
 			conn_destroy(c, "out of memory for TLS");
+		else
+			conn_start(c);
 	}
 }
 
@@ -212,6 +230,7 @@ listener_new(struct server *srv, const struct config_listener *lc,
 		l->passed = p;
 		l->fd = p->fd;
 		listener_name_fd(l);
+		listener_nodelay(l);
 		log_info("%s: using the socket passed by systemd%s%s", l->name,
 		    p->name[0] != '\0' ? " named " : "", p->name);
 		event_assign(&l->ev, srv->base, l->fd, EV_READ | EV_PERSIST,
@@ -238,6 +257,7 @@ listener_new(struct server *srv, const struct config_listener *lc,
 		free(l);
 		return NULL;
 	}
+	listener_nodelay(l);
 	if (listen(l->fd, lc->backlog > 0 ? lc->backlog : 511) == -1) {
 		listener_cause(cause, l->name, "listen", errno);
 		close(l->fd);

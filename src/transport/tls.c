@@ -268,7 +268,7 @@ tls_conn_start(struct conn *c, struct tls_ctx *t)
 {
 	struct tls_conn *tc;
 
-	if ((tc = calloc(1, sizeof(*tc))) == NULL)
+	if (conn_ext(c) == NULL || (tc = calloc(1, sizeof(*tc))) == NULL)
 		return -1;
 	if ((tc->ssl = SSL_new(t->ctx)) == NULL ||
 	    SSL_set_fd(tc->ssl, c->fd) != 1) {
@@ -278,7 +278,7 @@ tls_conn_start(struct conn *c, struct tls_ctx *t)
 		return -1;
 	}
 	SSL_set_accept_state(tc->ssl);
-	c->tls = tc;
+	c->ext->tls = tc;
 	c->io |= CONN_IO_TLS;
 	return 0;
 }
@@ -286,11 +286,11 @@ tls_conn_start(struct conn *c, struct tls_ctx *t)
 void
 tls_conn_free(struct conn *c)
 {
-	if (c->tls == NULL)
+	if (conn_tls(c) == NULL)
 		return;
-	SSL_free(c->tls->ssl);
-	free(c->tls);
-	c->tls = NULL;
+	SSL_free(c->ext->tls->ssl);
+	free(c->ext->tls);
+	c->ext->tls = NULL;
 }
 
 /* Log the handshake once, with what the client got. */
@@ -299,7 +299,7 @@ tls_log_handshake(struct conn *c)
 {
 	char d[128], subj[TLS_SUBJECT_MAX];
 
-	c->tls->flags |= TLS_F_LOGGED;
+	c->ext->tls->flags |= TLS_F_LOGGED;
 	if (log_get_level() < LOG_DEBUG)
 		return;
 	log_debug("conn %016" PRIx64 ": TLS %s%s%s%s", c->id,
@@ -311,7 +311,7 @@ tls_log_handshake(struct conn *c)
 ssize_t
 tls_read(struct conn *c, void *buf, size_t len)
 {
-	struct tls_conn *t = c->tls;
+	struct tls_conn *t = c->ext->tls;
 	char err[256], why[320];
 	int n, e;
 
@@ -331,7 +331,6 @@ tls_read(struct conn *c, void *buf, size_t len)
 		/* Only a handshake writes while reading: wait for room. */
 		t->flags |= TLS_F_READ_WANTS_WRITE;
 		c->flags |= CONN_F_WRITE_WAIT;
-		conn_set_events(c, EV_READ | EV_WRITE);
 		errno = EAGAIN;
 		return -1;
 	case SSL_ERROR_ZERO_RETURN:
@@ -390,7 +389,7 @@ tls_loop_free(struct server *srv)
 static int
 tls_write_record(struct conn *c, const uint8_t *buf, size_t len)
 {
-	struct tls_conn *t = c->tls;
+	struct tls_conn *t = c->ext->tls;
 	int n;
 
 	ERR_clear_error();
@@ -413,7 +412,7 @@ tls_write_record(struct conn *c, const uint8_t *buf, size_t len)
 ssize_t
 tls_writev(struct conn *c, const struct iovec *iov, int cnt)
 {
-	struct tls_conn *t = c->tls;
+	struct tls_conn *t = c->ext->tls;
 	uint8_t *buf;
 	size_t rmax, total = 0, off = 0;
 	int i = 0, n;
@@ -480,11 +479,11 @@ tls_writev(struct conn *c, const struct iovec *iov, int cnt)
 void
 tls_close_notify(struct conn *c)
 {
-	if (c->tls == NULL)
+	if (conn_tls(c) == NULL)
 		return;
 	ERR_clear_error();
 	/* One try: a full socket loses it, and the peer sees a plain EOF. */
-	SSL_shutdown(c->tls->ssl);
+	SSL_shutdown(c->ext->tls->ssl);
 	ERR_clear_error();
 }
 
@@ -493,26 +492,26 @@ tls_used(const struct conn *c)
 {
 	if (c->io & CONN_IO_STREAM)
 		c = h2_stream_carrier(c);
-	return c != NULL && c->tls != NULL;
+	return c != NULL && conn_tls(c) != NULL;
 }
 
 int
 tls_pending(const struct conn *c)
 {
-	return c->tls != NULL && SSL_pending(c->tls->ssl) > 0;
+	return conn_tls(c) != NULL && SSL_pending(c->ext->tls->ssl) > 0;
 }
 
 int
 tls_pending_write(const struct conn *c)
 {
-	return c->tls != NULL && c->tls->wpend > 0;
+	return conn_tls(c) != NULL && c->ext->tls->wpend > 0;
 }
 
 int
 tls_read_wants_write(const struct conn *c)
 {
-	return c->tls != NULL &&
-	    (c->tls->flags & TLS_F_READ_WANTS_WRITE) != 0;
+	return conn_tls(c) != NULL &&
+	    (c->ext->tls->flags & TLS_F_READ_WANTS_WRITE) != 0;
 }
 
 int
@@ -521,9 +520,9 @@ tls_alpn_h2(const struct conn *c)
 	const unsigned char *p;
 	unsigned int len;
 
-	if (c->tls == NULL)
+	if (conn_tls(c) == NULL)
 		return 0;
-	SSL_get0_alpn_selected(c->tls->ssl, &p, &len);
+	SSL_get0_alpn_selected(c->ext->tls->ssl, &p, &len);
 	return len == 2 && memcmp(p, "h2", 2) == 0;
 }
 
@@ -535,7 +534,7 @@ tls_flush(struct conn *c)
 	if (c->flags & CONN_F_SLOW)
 		conn_kick_slow(c);
 	while (c->state != CONN_DEAD &&
-	    (c->oq_count > 0 || c->tls->wpend > 0)) {
+	    (c->oq_count > 0 || c->ext->tls->wpend > 0)) {
 		size_t want = 0;
 		ssize_t n;
 		int cnt = 0;
@@ -559,20 +558,18 @@ tls_flush(struct conn *c)
 		}
 		if (n > 0)
 			conn_consume(c, (size_t)n);
-		if ((size_t)n < want || c->tls->wpend > 0)
+		if ((size_t)n < want || c->ext->tls->wpend > 0)
 			break;
 	}
 	if (c->state == CONN_DEAD)
 		return;
-	if (c->oq_count == 0 && c->tls->wpend == 0) {
+	if (c->oq_count == 0 && c->ext->tls->wpend == 0) {
 		/* A closing connection says goodbye in TLS first. */
 		if (c->flags & CONN_F_SHUT_AFTER)
-			SSL_shutdown(c->tls->ssl);
+			SSL_shutdown(c->ext->tls->ssl);
 		conn_flush_done(c);
-	} else if ((c->flags & CONN_F_WRITE_WAIT) == 0) {
-		c->flags |= CONN_F_WRITE_WAIT;
-		conn_set_events(c, EV_READ | EV_WRITE);
-	}
+	} else
+		c->flags |= CONN_F_WRITE_WAIT;	/* the next EPOLLOUT edge */
 }
 
 const char *
@@ -586,8 +583,8 @@ tls_subject(const struct conn *c, char *buf, size_t len)
 	buf[0] = '\0';
 	if (c->io & CONN_IO_STREAM)
 		t = h2_stream_carrier(c);
-	if (t == NULL || t->tls == NULL ||
-	    (x = SSL_get0_peer_certificate(t->tls->ssl)) == NULL)
+	if (t == NULL || conn_tls(t) == NULL ||
+	    (x = SSL_get0_peer_certificate(t->ext->tls->ssl)) == NULL)
 		return buf;
 	if ((bio = BIO_new(BIO_s_mem())) == NULL)
 		return buf;
@@ -607,9 +604,9 @@ tls_describe(const struct conn *c, char *buf, size_t len)
 	buf[0] = '\0';
 	if (c->io & CONN_IO_STREAM)
 		t = h2_stream_carrier(c);
-	if (t == NULL || t->tls == NULL)
+	if (t == NULL || conn_tls(t) == NULL)
 		return buf;
-	snprintf(buf, len, "%s %s", SSL_get_version(t->tls->ssl),
-	    SSL_get_cipher_name(t->tls->ssl));
+	snprintf(buf, len, "%s %s", SSL_get_version(t->ext->tls->ssl),
+	    SSL_get_cipher_name(t->ext->tls->ssl));
 	return buf;
 }
