@@ -4,150 +4,164 @@
 
 #include "proto/frame.h"
 
+/*
+ * The errors a frame can fail with. The parser keeps only the index, one
+ * byte instead of a code and a pointer, since it lives in every connection.
+ */
+enum frame_err {
+	FRAME_OK,
+	FRAME_ERR_RSV,
+	FRAME_ERR_OPCODE,
+	FRAME_ERR_CTL_FRAGMENTED,
+	FRAME_ERR_CTL_LONG,
+	FRAME_ERR_UNMASKED,
+	FRAME_ERR_MASKED,
+	FRAME_ERR_LEN16_SHORT,
+	FRAME_ERR_LEN64_HIGH,
+	FRAME_ERR_LEN64_SHORT,
+	FRAME_ERR_TOO_BIG
+};
+
+static const struct {
+	uint16_t	 code;
+	const char	*reason;
+} frame_errors[] = {
+	[FRAME_OK] = { 0, NULL },
+	[FRAME_ERR_RSV] = { WS_CLOSE_PROTOCOL,
+	    "reserved bit set without a negotiated extension" },
+	[FRAME_ERR_OPCODE] = { WS_CLOSE_PROTOCOL, "reserved opcode" },
+	[FRAME_ERR_CTL_FRAGMENTED] = { WS_CLOSE_PROTOCOL,
+	    "fragmented control frame" },
+	[FRAME_ERR_CTL_LONG] = { WS_CLOSE_PROTOCOL,
+	    "control frame payload longer than 125 bytes" },
+	[FRAME_ERR_UNMASKED] = { WS_CLOSE_PROTOCOL,
+	    "unmasked frame from a client" },
+	[FRAME_ERR_MASKED] = { WS_CLOSE_PROTOCOL,
+	    "masked frame from a server" },
+	[FRAME_ERR_LEN16_SHORT] = { WS_CLOSE_PROTOCOL,
+	    "16-bit length used for a short payload" },
+	[FRAME_ERR_LEN64_HIGH] = { WS_CLOSE_PROTOCOL,
+	    "64-bit length with the high bit set" },
+	[FRAME_ERR_LEN64_SHORT] = { WS_CLOSE_PROTOCOL,
+	    "64-bit length used for a short payload" },
+	[FRAME_ERR_TOO_BIG] = { WS_CLOSE_TOO_BIG,
+	    "frame larger than the limit" },
+};
+
 void
 ws_frame_parser_init(struct ws_frame_parser *p, enum ws_role role,
     uint64_t max_frame)
 {
 	memset(p, 0, sizeof(*p));
 	p->state = WS_FS_HEADER;
-	p->role = role;
+	p->role = (uint8_t)role;
 	p->max_frame = max_frame;
+}
+
+uint16_t
+ws_frame_parser_error(const struct ws_frame_parser *p, const char **reason)
+{
+	*reason = frame_errors[p->err].reason;
+	return frame_errors[p->err].code;
 }
 
 /* Make the error sticky and report it. */
 static size_t
 frame_fail(struct ws_frame_parser *p, struct ws_frame_event *ev, size_t used,
-    uint16_t code, const char *reason)
+    enum frame_err err)
 {
 	p->state = WS_FS_ERROR;
-	p->err_code = code;
-	p->err_reason = reason;
+	p->err = (uint8_t)err;
 	ev->type = WS_FEV_ERROR;
 	return used;
 }
 
 /*
  * Check the two fixed header bytes as soon as they are in, so a bad frame
- * fails before its extended length or mask arrives.
+ * fails before its extended length or mask arrives. The first byte is
+ * already decoded into fin, rsv and opcode; |b1| is the second.
  */
-static int
-frame_check_fixed(struct ws_frame_parser *p, const char **reason,
-    uint16_t *code)
+static enum frame_err
+frame_check_fixed(const struct ws_frame_parser *p, uint8_t b1)
 {
-	uint8_t	 b0 = p->hdr[0], b1 = p->hdr[1];
-	uint8_t	 rsv = (b0 >> 4) & 0x7;
-	uint8_t	 opcode = b0 & 0xf;
-	uint8_t	 len7 = b1 & 0x7f;
+	uint8_t	 opcode = p->opcode;
 
-	*code = WS_CLOSE_PROTOCOL;
-	if ((rsv & ~p->rsv_allowed) != 0) {
-		*reason = "reserved bit set without a negotiated extension";
-		return -1;
-	}
-	if ((opcode >= 0x3 && opcode <= 0x7) || opcode >= 0xb) {
-		*reason = "reserved opcode";
-		return -1;
-	}
+	if ((p->rsv & ~p->rsv_allowed) != 0)
+		return FRAME_ERR_RSV;
+	if ((opcode >= 0x3 && opcode <= 0x7) || opcode >= 0xb)
+		return FRAME_ERR_OPCODE;
 	if (ws_opcode_is_control(opcode)) {
-		if (!(b0 & 0x80)) {
-			*reason = "fragmented control frame";
-			return -1;
-		}
-		if (len7 > WS_CONTROL_MAX) {
-			*reason = "control frame payload longer than 125 bytes";
-			return -1;
-		}
+		if (!p->fin)
+			return FRAME_ERR_CTL_FRAGMENTED;
+		if ((b1 & 0x7f) > WS_CONTROL_MAX)
+			return FRAME_ERR_CTL_LONG;
 	}
-	if (p->role == WS_ROLE_SERVER && !(b1 & 0x80)) {
-		*reason = "unmasked frame from a client";
-		return -1;
-	}
-	if (p->role == WS_ROLE_CLIENT && (b1 & 0x80)) {
-		*reason = "masked frame from a server";
-		return -1;
-	}
-	return 0;
+	if (p->role == WS_ROLE_SERVER && !(b1 & 0x80))
+		return FRAME_ERR_UNMASKED;
+	if (p->role == WS_ROLE_CLIENT && (b1 & 0x80))
+		return FRAME_ERR_MASKED;
+	return FRAME_OK;
 }
 
-/* Bytes the whole header takes, known once the fixed two bytes are in. */
+/* Bytes of extended length that the 7-bit length field announces. */
 static uint8_t
-frame_header_need(const struct ws_frame_parser *p)
+frame_ext_len(uint8_t len7)
 {
-	uint8_t	 len7 = p->hdr[1] & 0x7f;
-	uint8_t	 need = 2;
-
 	if (len7 == 126)
-		need += 2;
-	else if (len7 == 127)
-		need += 8;
-	if (p->hdr[1] & 0x80)
-		need += 4;
-	return need;
+		return 2;
+	if (len7 == 127)
+		return 8;
+	return 0;
 }
 
-/* Decode a complete header; returns -1 with |*reason| set if it is bad. */
-static int
-frame_header_decode(struct ws_frame_parser *p, const char **reason,
-    uint16_t *code)
+/*
+ * Check the length of a complete header; below 126 the 7-bit field is the
+ * length, else |remaining| holds the extended length read.
+ */
+static enum frame_err
+frame_check_length(struct ws_frame_parser *p)
 {
-	const uint8_t	*h = p->hdr;
-	uint8_t		 len7 = h[1] & 0x7f;
-	uint64_t	 length;
-	size_t		 off = 2;
-	int		 i;
-
-	*code = WS_CLOSE_PROTOCOL;
-	if (len7 == 126) {
-		length = ((uint64_t)h[2] << 8) | h[3];
-		off = 4;
-		if (length < 126) {
-			*reason = "16-bit length used for a short payload";
-			return -1;
-		}
-	} else if (len7 == 127) {
-		length = 0;
-		for (i = 0; i < 8; i++)
-			length = (length << 8) | h[2 + i];
-		off = 10;
-		if (length >> 63) {
-			*reason = "64-bit length with the high bit set";
-			return -1;
-		}
-		if (length <= 0xffff) {
-			*reason = "64-bit length used for a short payload";
-			return -1;
-		}
+	if (p->len7 == 126) {
+		if (p->remaining < 126)
+			return FRAME_ERR_LEN16_SHORT;
+	} else if (p->len7 == 127) {
+		if (p->remaining >> 63)
+			return FRAME_ERR_LEN64_HIGH;
+		if (p->remaining <= 0xffff)
+			return FRAME_ERR_LEN64_SHORT;
 	} else
-		length = len7;
+		p->remaining = p->len7;
 
-	if (p->max_frame != 0 && length > p->max_frame) {
-		*code = WS_CLOSE_TOO_BIG;
-		*reason = "frame larger than the limit";
-		return -1;
+	if (p->max_frame != 0 && p->remaining > p->max_frame)
+		return FRAME_ERR_TOO_BIG;
+	return FRAME_OK;
+}
+
+/*
+ * Unmask a payload chunk, then turn the key by the chunk's length so the
+ * next chunk starts at mask[0] again.
+ */
+static void
+frame_unmask(struct ws_frame_parser *p, uint8_t *buf, size_t len)
+{
+	uint8_t		 pos = 0, key[4];
+	unsigned	 j;
+
+	ws_mask(buf, len, p->mask, &pos);
+	if (pos != 0) {
+		for (j = 0; j < 4; j++)
+			key[j] = p->mask[(pos + j) & 3];
+		memcpy(p->mask, key, sizeof(key));
 	}
-
-	p->fin = (h[0] & 0x80) != 0;
-	p->rsv = (h[0] >> 4) & 0x7;
-	p->opcode = h[0] & 0xf;
-	p->masked = (h[1] & 0x80) != 0;
-	if (p->masked)
-		memcpy(p->mask, h + off, 4);
-	else
-		memset(p->mask, 0, sizeof(p->mask));
-	p->mask_pos = 0;
-	p->length = length;
-	p->remaining = length;
-	return 0;
 }
 
 size_t
 ws_frame_parse(struct ws_frame_parser *p, uint8_t *in, size_t len,
     struct ws_frame_event *ev)
 {
-	const char	*reason;
-	uint16_t	 code;
+	enum frame_err	 err;
 	size_t		 used = 0, n;
-	uint8_t		 need;
+	uint8_t		 b, ext_end, need;
 
 	ev->type = WS_FEV_NONE;
 	ev->data = NULL;
@@ -168,8 +182,9 @@ ws_frame_parse(struct ws_frame_parser *p, uint8_t *in, size_t len,
 		n = len;
 		if (n > p->remaining)
 			n = (size_t)p->remaining;
-		if (p->masked)
-			ws_mask(in, n, p->mask, &p->mask_pos);
+		/* Only a client masks; frame_check_fixed() made sure of it. */
+		if (p->role == WS_ROLE_SERVER)
+			frame_unmask(p, in, n);
 		p->remaining -= n;
 		if (p->remaining == 0)
 			p->state = WS_FS_END;
@@ -178,33 +193,51 @@ ws_frame_parse(struct ws_frame_parser *p, uint8_t *in, size_t len,
 		ev->len = n;
 		return n;
 	case WS_FS_HEADER:
+	default:
 		if (len == 0)
 			return 0;
 		break;
 	}
 
-	/* Take the fixed two bytes first, then exactly what they announce. */
-	while (p->hdr_len < 2 && used < len)
-		p->hdr[p->hdr_len++] = in[used++];
-	if (p->hdr_len < 2)
-		return used;
-	if (p->hdr_len == 2 && frame_check_fixed(p, &reason, &code) == -1)
-		return frame_fail(p, ev, used, code, reason);
-	need = frame_header_need(p);
+	/*
+	 * Decode the header as its bytes arrive, whatever the pieces: the
+	 * fixed two bytes first, then exactly what they announce.
+	 */
+	if (p->hdr_len == 0) {
+		b = in[used++];
+		p->fin = (b & 0x80) != 0;
+		p->rsv = (b >> 4) & 0x7;
+		p->opcode = b & 0xf;
+		p->hdr_len = 1;
+	}
+	if (p->hdr_len == 1) {
+		if (used == len)
+			return used;
+		b = in[used++];
+		p->hdr_len = 2;
+		if ((err = frame_check_fixed(p, b)) != FRAME_OK)
+			return frame_fail(p, ev, used, err);
+		p->len7 = b & 0x7f;
+		p->remaining = 0;
+	}
+	ext_end = 2 + frame_ext_len(p->len7);
+	for (; p->hdr_len < ext_end && used < len; p->hdr_len++)
+		p->remaining = (p->remaining << 8) | in[used++];
+	need = ext_end + (p->role == WS_ROLE_SERVER ? 4 : 0);
 	n = need - p->hdr_len;
 	if (n > len - used)
 		n = len - used;
 	if (n > 0) {
-		memcpy(p->hdr + p->hdr_len, in + used, n);
+		memcpy(p->mask + (p->hdr_len - ext_end), in + used, n);
 		p->hdr_len += (uint8_t)n;
 		used += n;
 	}
 	if (p->hdr_len < need)
 		return used;
 
-	if (frame_header_decode(p, &reason, &code) == -1)
-		return frame_fail(p, ev, used, code, reason);
-	p->state = p->length == 0 ? WS_FS_END : WS_FS_PAYLOAD;
+	if ((err = frame_check_length(p)) != FRAME_OK)
+		return frame_fail(p, ev, used, err);
+	p->state = p->remaining == 0 ? WS_FS_END : WS_FS_PAYLOAD;
 	ev->type = WS_FEV_HEADER;
 	return used;
 }

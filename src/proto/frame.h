@@ -43,10 +43,10 @@ enum ws_role {
 
 enum ws_frame_event_type {
 	WS_FEV_NONE,		/* more input needed */
-	WS_FEV_HEADER,		/* a header is complete: fin, rsv, opcode, length are set */
+	WS_FEV_HEADER,		/* header complete: fin, rsv, opcode, remaining set */
 	WS_FEV_PAYLOAD,		/* data/len hold unmasked payload bytes of the current frame */
 	WS_FEV_END,		/* the current frame is complete */
-	WS_FEV_ERROR		/* protocol error: see err_code and err_reason */
+	WS_FEV_ERROR		/* protocol error: see ws_frame_parser_error() */
 };
 
 struct ws_frame_event {
@@ -62,28 +62,47 @@ enum ws_frame_state {
 	WS_FS_ERROR		/* sticky after an error */
 };
 
+/*
+ * A parser is embedded in every connection (through its ws_session), so it
+ * keeps only what must survive between two calls, in as few bytes as that
+ * takes: the header is decoded into the fields below as its bytes arrive
+ * rather than copied first, and enums are stored in single bytes.
+ */
 struct ws_frame_parser {
-	enum ws_frame_state state;
-	enum ws_role	 role;
 	uint64_t	 max_frame;	/* 0 = no limit; larger frames fail with 1009 */
+	/*
+	 * Payload bytes of the current frame still to come: at WS_FEV_HEADER
+	 * the frame's whole payload length, then counting down as
+	 * WS_FEV_PAYLOAD chunks are returned. While an extended length is
+	 * being collected it holds the bytes read so far.
+	 */
+	uint64_t	 remaining;
+
+	uint8_t		 state;		/* enum ws_frame_state */
+	uint8_t		 role;		/* enum ws_role */
 	uint8_t		 rsv_allowed;	/* RSV bits an extension has negotiated */
+	uint8_t		 hdr_len;	/* header bytes taken so far */
 
-	/* Header bytes collected so far. */
-	uint8_t		 hdr[WS_HEADER_MAX];
-	uint8_t		 hdr_len;
-
-	/* The current frame, valid from WS_FEV_HEADER on. */
+	/*
+	 * The current frame, valid from WS_FEV_HEADER on. Whether it is
+	 * masked is not kept: the role decides it, and a frame that breaks
+	 * the rule is an error.
+	 */
 	uint8_t		 fin;
 	uint8_t		 rsv;		/* RSV1..3 as WS_RSV* bits */
 	uint8_t		 opcode;
-	uint8_t		 masked;
+	/*
+	 * The 7-bit length field; below 126 it is the payload length itself,
+	 * which is always the case for a control frame (at most 125 bytes).
+	 */
+	uint8_t		 len7;
+	/*
+	 * The masking key, turned after every payload chunk so that the next
+	 * payload byte always pairs with mask[0]; no key position is kept.
+	 */
 	uint8_t		 mask[4];
-	uint8_t		 mask_pos;
-	uint64_t	 length;	/* payload length of the frame */
-	uint64_t	 remaining;	/* payload bytes still to come */
 
-	uint16_t	 err_code;	/* close code of the error */
-	const char	*err_reason;	/* static text naming the problem */
+	uint8_t		 err;		/* see ws_frame_parser_error() */
 };
 
 /*
@@ -104,6 +123,13 @@ void	ws_frame_parser_init(struct ws_frame_parser *p, enum ws_role role,
  */
 size_t	ws_frame_parse(struct ws_frame_parser *p, uint8_t *in, size_t len,
 	    struct ws_frame_event *ev);
+
+/*
+ * The close code of the error |p| stopped at (1002 or 1009), with static
+ * text naming the problem in |*reason|; 0 and NULL when there was none.
+ */
+uint16_t ws_frame_parser_error(const struct ws_frame_parser *p,
+	    const char **reason);
 
 /* Whether |opcode| is a control opcode (close, ping, pong, reserved 0xb-0xf). */
 static inline int

@@ -26,6 +26,28 @@
 /* Zero-length messages are delivered with a valid pointer, never NULL. */
 static uint8_t session_empty[1];
 
+/*
+ * Every connection embeds a session (docs/ARCHITECTURE.md, "Memory per
+ * connection"), so its size is part of what an idle connection costs;
+ * this keeps it from growing unnoticed. 120 bytes on LP64, less elsewhere.
+ */
+_Static_assert(sizeof(struct ws_session) <= 120,
+    "struct ws_session grew: it is embedded in every connection");
+
+/*
+ * What one ws_session_feed() call knows about the frame in hand. Payload
+ * found whole in the caller's input is used from there rather than copied;
+ * a pointer into that input must not outlive the call, so it is kept on the
+ * call's stack instead of in the session. This works because such a
+ * frame's header, payload and end are all handled by the same call: the
+ * parser returns END without needing more input.
+ */
+struct session_feed {
+	uint8_t		*data;		/* the frame's payload, or NULL */
+	size_t		 len;
+	int		 direct;	/* a whole data message in this input */
+};
+
 /* Drop the message being assembled and its buffer. */
 static void
 session_msg_clear(struct ws_session *s)
@@ -36,8 +58,6 @@ session_msg_clear(struct ws_session *s)
 	s->msg_cap = 0;
 	s->msg_opcode = 0;
 	s->utf8_state = UTF8_ACCEPT;
-	s->direct = 0;
-	s->direct_data = NULL;
 	s->msg_compressed = 0;
 	s->msg_wire = 0;
 	/* Without context takeover nothing is kept between messages. */
@@ -76,7 +96,6 @@ ws_session_reset(struct ws_session *s)
 	session_msg_clear(s);
 	free(s->ctl_heap);
 	s->ctl_heap = NULL;
-	s->ctl_data = NULL;
 	pmd_inflater_free(s->zin);
 	s->zin = NULL;
 }
@@ -139,20 +158,25 @@ session_reserve(struct ws_session *s, size_t need)
 	return 0;
 }
 
-/* A frame header arrived; |avail| is how much input follows it. */
+/*
+ * A frame header arrived; |avail| is how much input follows it. The
+ * parser's |remaining| is the frame's whole payload length here.
+ */
 static int
-session_on_header(struct ws_session *s, size_t avail)
+session_on_header(struct ws_session *s, size_t avail, struct session_feed *f)
 {
 	struct ws_frame_parser	*fp = &s->fp;
+	uint64_t		 length = fp->remaining;
 	uint64_t		 limit = s->cfg->max_message_size;
 
+	f->data = NULL;
+	f->len = 0;
+	f->direct = 0;
 	/* The parser only lets RSV1 through once deflate is negotiated. */
 	if (ws_opcode_is_control(fp->opcode)) {
 		if (fp->rsv & WS_RSV1)
 			return session_fail(s, WS_CLOSE_PROTOCOL,
 			    "RSV1 set on a control frame");
-		s->ctl_len = 0;
-		s->ctl_data = session_empty;
 		return 0;
 	}
 	if (fp->opcode == WS_OP_CONT) {
@@ -185,17 +209,15 @@ session_on_header(struct ws_session *s, size_t avail)
 		uint64_t wire_limit = limit == SIZE_MAX ? UINT64_MAX :
 		    limit + limit / 8 + 1024;
 
-		if (fp->length > wire_limit - s->msg_wire)
+		if (length > wire_limit - s->msg_wire)
 			return session_fail(s, WS_CLOSE_TOO_BIG,
 			    "compressed message larger than the limit");
-		s->msg_wire += fp->length;
-		s->direct = 0;
-		s->direct_data = NULL;
+		s->msg_wire += length;
 		return 0;
 	}
 
 	/* Refuse an oversized message on its header, before any copying. */
-	if (fp->length > limit - s->msg_len)
+	if (length > limit - s->msg_len)
 		return session_fail(s, WS_CLOSE_TOO_BIG,
 		    "message larger than the limit");
 
@@ -203,8 +225,7 @@ session_on_header(struct ws_session *s, size_t avail)
 	 * An unfragmented message whose payload is all in this input needs
 	 * no copy: it is delivered from the caller's buffer.
 	 */
-	s->direct = fp->opcode != WS_OP_CONT && fp->fin && fp->length <= avail;
-	s->direct_data = NULL;
+	f->direct = fp->opcode != WS_OP_CONT && fp->fin && length <= avail;
 	return 0;
 }
 
@@ -271,13 +292,22 @@ session_inflate(struct ws_session *s, const uint8_t *data, size_t len,
 }
 
 static int
-session_on_payload(struct ws_session *s, uint8_t *data, size_t len)
+session_on_payload(struct ws_session *s, uint8_t *data, size_t len,
+    struct session_feed *f)
 {
 	if (ws_opcode_is_control(s->fp.opcode)) {
+		/*
+		 * A control frame's length is its 7-bit field, and the
+		 * parser has already counted this piece off |remaining|, so
+		 * what came before it is the difference.
+		 */
+		size_t	 before = s->fp.len7 - len -
+		    (size_t)s->fp.remaining;
+
 		/* The usual case: the whole payload in one piece, no copy. */
-		if (s->ctl_len == 0 && len == s->fp.length) {
-			s->ctl_data = data;
-			s->ctl_len = (uint8_t)len;
+		if (before == 0 && s->fp.remaining == 0) {
+			f->data = data;
+			f->len = len;
 			return 0;
 		}
 		/* Split across reads: collect up to the 125 bytes allowed. */
@@ -285,9 +315,7 @@ session_on_payload(struct ws_session *s, uint8_t *data, size_t len)
 		    (s->ctl_heap = malloc(WS_CONTROL_MAX)) == NULL)
 			return session_fail(s, WS_CLOSE_INTERNAL,
 			    "out of memory for a control frame");
-		memcpy(s->ctl_heap + s->ctl_len, data, len);
-		s->ctl_len += (uint8_t)len;
-		s->ctl_data = s->ctl_heap;
+		memcpy(s->ctl_heap + before, data, len);
 		return 0;
 	}
 	if (s->msg_compressed)
@@ -297,9 +325,10 @@ session_on_payload(struct ws_session *s, uint8_t *data, size_t len)
 	    utf8_validate(&s->utf8_state, data, len) == UTF8_REJECT)
 		return session_fail(s, WS_CLOSE_BAD_DATA,
 		    "invalid UTF-8 in a text message");
-	if (s->direct) {
+	if (f->direct) {
 		/* The parser returns a present payload in one piece. */
-		s->direct_data = data;
+		f->data = data;
+		f->len = len;
 		return 0;
 	}
 	if (session_reserve(s, s->msg_len + len) == -1)
@@ -312,7 +341,7 @@ session_on_payload(struct ws_session *s, uint8_t *data, size_t len)
 
 /* The last frame of a data message is complete: hand the message over. */
 static int
-session_deliver(struct ws_session *s)
+session_deliver(struct ws_session *s, const struct session_feed *f)
 {
 	uint8_t		*data;
 	size_t		 len;
@@ -322,9 +351,9 @@ session_deliver(struct ws_session *s)
 	if (opcode == WS_OP_TEXT && s->utf8_state != UTF8_ACCEPT)
 		return session_fail(s, WS_CLOSE_BAD_DATA,
 		    "text message ends inside a UTF-8 sequence");
-	if (s->direct) {
-		data = s->direct_data;
-		len = (size_t)s->fp.length;
+	if (f->direct) {
+		data = f->data;
+		len = f->len;
 	} else {
 		data = s->msg_buf;
 		len = s->msg_len;
@@ -340,25 +369,25 @@ session_deliver(struct ws_session *s)
 	return 0;
 }
 
-/* The peer's close frame is complete. */
+/* The peer's close frame is complete; its payload is |data|, |len| bytes. */
 static int
-session_on_close(struct ws_session *s)
+session_on_close(struct ws_session *s, const uint8_t *data, size_t len)
 {
 	const char	*reason = NULL;
 	size_t		 reason_len = 0;
 	uint16_t	 code = WS_CLOSE_NO_STATUS;
 
-	if (s->ctl_len == 1)
+	if (len == 1)
 		return session_fail(s, WS_CLOSE_PROTOCOL,
 		    "close frame with a one-byte payload");
-	if (s->ctl_len >= 2) {
-		code = (uint16_t)((s->ctl_data[0] << 8) | s->ctl_data[1]);
+	if (len >= 2) {
+		code = (uint16_t)((data[0] << 8) | data[1]);
 		if (!ws_close_code_valid(code))
 			return session_fail(s, WS_CLOSE_PROTOCOL,
 			    "invalid close code");
-		reason = (const char *)s->ctl_data + 2;
-		reason_len = s->ctl_len - 2u;
-		if (!utf8_is_valid(s->ctl_data + 2, reason_len))
+		reason = (const char *)data + 2;
+		reason_len = len - 2;
+		if (!utf8_is_valid(data + 2, reason_len))
 			return session_fail(s, WS_CLOSE_BAD_DATA,
 			    "close reason is not valid UTF-8");
 	}
@@ -368,8 +397,8 @@ session_on_close(struct ws_session *s)
 	if (s->state == WS_SS_OPEN) {
 		/* Echo the code (RFC 6455 5.5.1); nothing if none was sent. */
 		s->state = WS_SS_CLOSE_RECEIVED;
-		s->cb->send_control(s->arg, WS_OP_CLOSE, s->ctl_data,
-		    s->ctl_len >= 2 ? 2 : 0);
+		s->cb->send_control(s->arg, WS_OP_CLOSE, data,
+		    len >= 2 ? 2 : 0);
 	} else
 		s->state = WS_SS_CLOSED;
 	if (s->cb->on_close != NULL)
@@ -377,46 +406,51 @@ session_on_close(struct ws_session *s)
 	return 0;
 }
 
-static int	session_on_control_end(struct ws_session *);
+static int	session_on_control_end(struct ws_session *, const uint8_t *,
+		    size_t);
 
 /* A frame is complete. */
 static int
-session_on_end(struct ws_session *s)
+session_on_end(struct ws_session *s, const struct session_feed *f)
 {
 	if (ws_opcode_is_control(s->fp.opcode)) {
-		int rc = session_on_control_end(s);
+		const uint8_t	*data = session_empty;
+		int		 rc;
 
+		if (s->ctl_heap != NULL)
+			data = s->ctl_heap;
+		else if (f->data != NULL)
+			data = f->data;
+		rc = session_on_control_end(s, data, s->fp.len7);
 		free(s->ctl_heap);
 		s->ctl_heap = NULL;
-		s->ctl_data = NULL;
 		return rc;
 	}
 	if (!s->fp.fin)
 		return 0;
 	if (s->msg_compressed && session_inflate(s, NULL, 0, 1) == -1)
 		return -1;
-	return session_deliver(s);
+	return session_deliver(s, f);
 }
 
-/* A control frame is complete; its payload is at ctl_data. */
+/* A control frame is complete; its payload is |data|, |len| bytes. */
 static int
-session_on_control_end(struct ws_session *s)
+session_on_control_end(struct ws_session *s, const uint8_t *data, size_t len)
 {
 	switch (s->fp.opcode) {
 	case WS_OP_PING:
 		/* Once we have sent a close, we send no more frames. */
 		if (s->cfg->auto_pong && s->state == WS_SS_OPEN)
-			s->cb->send_control(s->arg, WS_OP_PONG, s->ctl_data,
-			    s->ctl_len);
+			s->cb->send_control(s->arg, WS_OP_PONG, data, len);
 		if (s->cb->on_ping != NULL)
-			s->cb->on_ping(s->arg, s->ctl_data, s->ctl_len);
+			s->cb->on_ping(s->arg, data, len);
 		return 0;
 	case WS_OP_PONG:
 		if (s->cb->on_pong != NULL)
-			s->cb->on_pong(s->arg, s->ctl_data, s->ctl_len);
+			s->cb->on_pong(s->arg, data, len);
 		return 0;
 	case WS_OP_CLOSE:
-		return session_on_close(s);
+		return session_on_close(s, data, len);
 	default:
 		return 0;
 	}
@@ -426,6 +460,9 @@ int
 ws_session_feed(struct ws_session *s, uint8_t *in, size_t len)
 {
 	struct ws_frame_event	 ev;
+	struct session_feed	 f = { NULL, 0, 0 };
+	const char		*reason;
+	uint16_t		 code;
 	size_t			 off = 0;
 	int			 rc;
 
@@ -442,16 +479,16 @@ ws_session_feed(struct ws_session *s, uint8_t *in, size_t len)
 		case WS_FEV_NONE:
 			return 0;
 		case WS_FEV_ERROR:
-			return session_fail(s, s->fp.err_code,
-			    s->fp.err_reason);
+			code = ws_frame_parser_error(&s->fp, &reason);
+			return session_fail(s, code, reason);
 		case WS_FEV_HEADER:
-			rc = session_on_header(s, len - off);
+			rc = session_on_header(s, len - off, &f);
 			break;
 		case WS_FEV_PAYLOAD:
-			rc = session_on_payload(s, ev.data, ev.len);
+			rc = session_on_payload(s, ev.data, ev.len, &f);
 			break;
 		case WS_FEV_END:
-			rc = session_on_end(s);
+			rc = session_on_end(s, &f);
 			break;
 		default:
 			rc = -1;

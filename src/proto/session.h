@@ -57,47 +57,53 @@ struct ws_session_config {
 	int		 auto_pong;		/* answer pings by itself */
 };
 
+/*
+ * Every connection embeds one session, so the layout is kept tight: wide
+ * members first, enums stored in single bytes, and nothing that lives only
+ * during one ws_session_feed() call (payload found whole in the caller's
+ * input is tracked on that call's stack).
+ */
 struct ws_session {
 	struct ws_frame_parser		 fp;
 	const struct ws_session_config	*cfg;	/* shared, outlives the session */
 	const struct ws_session_callbacks *cb;
 	void				*arg;
-	enum ws_session_state		 state;
 
 	/* The message being assembled. */
-	uint8_t		 msg_opcode;	/* 0 when no message is in progress */
-	uint8_t		 utf8_state;
 	uint8_t		*msg_buf;	/* malloc'd only while fragments arrive */
 	size_t		 msg_len;
 	size_t		 msg_cap;
-	int		 direct;	/* current frame delivered from input */
-	uint8_t		*direct_data;	/* its payload, in the caller's input */
+	/*
+	 * For a compressed message, how many compressed bytes it took; it
+	 * stays valid during on_message, for statistics.
+	 */
+	uint64_t	 msg_wire;
 
 	/*
-	 * The control frame being collected: its payload in the caller's
-	 * input when it arrived in one piece, else in a small heap buffer
-	 * held only until the frame is complete.
+	 * A control frame split across reads is collected here, held only
+	 * until the frame is complete; one that arrives in one piece is used
+	 * from the caller's input. Its length is fp.len7.
 	 */
-	uint8_t		*ctl_data;
 	uint8_t		*ctl_heap;
-	uint8_t		 ctl_len;
 
-	uint16_t	 err_code;	/* close code after a failed feed */
 	const char	*err_reason;	/* static text naming the problem */
 
 	/*
 	 * permessage-deflate, once ws_session_enable_deflate() was called:
-	 * the peer's window, whether it resets its context per message (the
-	 * inflater then lives only while a compressed message arrives), and
-	 * for the message being assembled whether it is compressed and how
-	 * many compressed bytes it took. The last two stay valid during
-	 * on_message, for statistics.
+	 * the peer's window (zbits, 0 = no compression negotiated) and
+	 * whether it resets its context per message (znoctx: the inflater
+	 * then lives only while a compressed message arrives).
 	 */
 	struct pmd_inflater *zin;
-	uint8_t		 zbits;		/* 0 = no compression negotiated */
-	uint8_t		 znoctx;
+
+	uint16_t	 err_code;	/* close code after a failed feed */
+	uint8_t		 state;		/* enum ws_session_state */
+	uint8_t		 msg_opcode;	/* 0 when no message is in progress */
+	uint8_t		 utf8_state;
+	/* Whether the message being assembled is compressed (see msg_wire). */
 	uint8_t		 msg_compressed;
-	uint64_t	 msg_wire;
+	uint8_t		 zbits;
+	uint8_t		 znoctx;
 };
 
 /*

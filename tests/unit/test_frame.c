@@ -20,7 +20,9 @@ frame_log(const uint8_t *in, size_t len, size_t k, enum ws_role role,
 	struct ws_frame_parser	 p;
 	struct ws_frame_event	 ev;
 	uint8_t			*buf = tu_dup(in, len);
+	const char		*reason;
 	size_t			 off = 0, end, n;
+	uint16_t		 code;
 
 	ws_frame_parser_init(&p, role, max_frame);
 	p.rsv_allowed = rsv_allowed;
@@ -41,7 +43,7 @@ frame_log(const uint8_t *in, size_t len, size_t k, enum ws_role role,
 			case WS_FEV_HEADER:
 				tu_buf_addf(log, "[H %u %u %u %llu]", p.fin,
 				    p.rsv, p.opcode,
-				    (unsigned long long)p.length);
+				    (unsigned long long)p.remaining);
 				break;
 			case WS_FEV_PAYLOAD:
 				tu_buf_add(log, ev.data, ev.len);
@@ -51,8 +53,9 @@ frame_log(const uint8_t *in, size_t len, size_t k, enum ws_role role,
 				break;
 			default:
 				ck_assert_int_eq(ev.type, WS_FEV_ERROR);
-				ck_assert_ptr_nonnull(p.err_reason);
-				tu_buf_addf(log, "[X %u]", p.err_code);
+				code = ws_frame_parser_error(&p, &reason);
+				ck_assert_ptr_nonnull(reason);
+				tu_buf_addf(log, "[X %u]", code);
 				/* The error is sticky. */
 				n = ws_frame_parse(&p, buf, len, &ev);
 				ck_assert_uint_eq(n, 0);
@@ -305,17 +308,21 @@ START_TEST(error_reasons)
 	struct ws_frame_parser	 p;
 	struct ws_frame_event	 ev;
 	uint8_t			 in[16];
+	const char		*reason;
 	size_t			 i;
 
 	for (i = 0; i < sizeof(bad_frames) / sizeof(bad_frames[0]); i++) {
 		memcpy(in, bad_frames[i].in, bad_frames[i].len);
 		ws_frame_parser_init(&p, bad_frames[i].role,
 		    bad_frames[i].max_frame);
+		ck_assert_uint_eq(ws_frame_parser_error(&p, &reason), 0);
+		ck_assert_ptr_null(reason);
 		ws_frame_parse(&p, in, bad_frames[i].len, &ev);
 		ck_assert_int_eq(ev.type, WS_FEV_ERROR);
-		ck_assert_uint_eq(p.err_code, bad_frames[i].code);
-		ck_assert_ptr_nonnull(p.err_reason);
-		ck_assert_uint_gt(strlen(p.err_reason), 5);
+		ck_assert_uint_eq(ws_frame_parser_error(&p, &reason),
+		    bad_frames[i].code);
+		ck_assert_ptr_nonnull(reason);
+		ck_assert_uint_gt(strlen(reason), 5);
 		ck_assert_int_eq(p.state, WS_FS_ERROR);
 	}
 }
@@ -447,7 +454,7 @@ START_TEST(encode_parse_roundtrip)
 		ws_frame_parser_init(&p, WS_ROLE_SERVER, 0);
 		ck_assert_uint_eq(ws_frame_parse(&p, out, n, &ev), n);
 		ck_assert_int_eq(ev.type, WS_FEV_HEADER);
-		ck_assert(p.length == lengths[i]);
+		ck_assert(p.remaining == lengths[i]);
 		ck_assert_mem_eq(p.mask, TU_MASK, 4);
 		ck_assert_uint_eq(p.opcode, WS_OP_BINARY);
 	}
