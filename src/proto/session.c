@@ -468,6 +468,11 @@ ws_session_feed(struct ws_session *s, uint8_t *in, size_t len)
 
 	if (s->err_reason != NULL)
 		return -1;
+	/*
+	 * The configuration is shared and may change between two reads (a
+	 * reload): the next frame header is checked against today's limit.
+	 */
+	s->fp.max_frame = s->cfg->max_frame_size;
 	for (;;) {
 		/* After the peer's close, the rest of the input is ignored. */
 		if (s->state == WS_SS_CLOSE_RECEIVED ||

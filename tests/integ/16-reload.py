@@ -215,6 +215,33 @@ try:
             return "handlers %r %r" % (a, b)
     rep.run("a route's handler change applies to new connections only", handler_change)
 
+    def frame_limit_live():
+        # Frame limits apply to open connections at once, as documented.
+        ws = RawWS(d.port, "/new")
+        ws.send_text("x" * 3000)
+        if ws.recv_message(5) != (OP_TEXT, b"x" * 3000):
+            return "3000-byte frame not echoed before the reload"
+        d.opts["max_frame_size"] = "2K"
+        write_config(d)
+        rc, j, err = ctl(d, "reload")
+        if rc != 0 or "max_frame_size" not in " ".join(str(x) for x in j["applied"]):
+            return "max_frame_size not applied: %r %r" % (j, err)
+        ws.send_text("y" * 2000)
+        if ws.recv_message(5) != (OP_TEXT, b"y" * 2000):
+            return "a frame under the new limit was refused"
+        ws.send_text("z" * 3000)
+        code, reason, _ = ws.expect_close(5)
+        ws.close()
+        del d.opts["max_frame_size"]
+        write_config(d)
+        rc, j, err = ctl(d, "reload")
+        if rc != 0:
+            return "reload back failed: %r %r" % (j, err)
+        if code != 1009:
+            return "open connection: frame over the new limit got %r %r" % (
+                code, reason)
+    rep.run("a lower max_frame_size applies to open connections", frame_limit_live)
+
     def no_loss():
         time.sleep(0.3)
         errors = traffic.finish()
