@@ -34,6 +34,7 @@
 #include "proto/handshake.h"
 #include "proto/http1.h"
 #include "proto/session.h"
+#include "util/hex.h"
 
 #define CLI_LINE_MAX		65536	/* one stdin line in connect */
 #define CLI_FILE_MAX		(256U << 20)	/* largest file for send */
@@ -1265,20 +1266,7 @@ hex16(char *p, uint64_t v)
 static int
 unhex16(const uint8_t *p, uint64_t *out)
 {
-	uint64_t	 v = 0;
-	int		 i;
-
-	for (i = 0; i < 16; i++) {
-		v <<= 4;
-		if (p[i] >= '0' && p[i] <= '9')
-			v |= (uint64_t)(p[i] - '0');
-		else if (p[i] >= 'a' && p[i] <= 'f')
-			v |= (uint64_t)(p[i] - 'a' + 10);
-		else
-			return -1;
-	}
-	*out = v;
-	return 0;
+	return hex_u64((const char *)p, 16, out);
 }
 
 static void

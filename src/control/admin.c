@@ -37,6 +37,7 @@
 #include "proto/utf8.h"
 #include "transport/conn.h"
 #include "transport/listener.h"
+#include "util/hex.h"
 #include "util/log.h"
 #include "util/msg.h"
 
@@ -103,6 +104,7 @@ struct admin_cmd {
 	const char	*doc;
 };
 
+static int	admin_id_arg(struct admin_call *, const char *, uint64_t *);
 static void	admin_cmd_help(struct admin_call *);
 static void	admin_cmd_version(struct admin_call *);
 static void	admin_cmd_stats(struct admin_call *);
@@ -259,40 +261,15 @@ admin_id_text(uint64_t id, char *buf, size_t len)
 	snprintf(buf, len, "%016" PRIx64, id);
 }
 
-static int
-admin_hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* The connection named by |s| (16 hex digits), or NULL after an error. */
 static struct conn *
 admin_conn_arg(struct admin_call *call, const char *s, int ws_only)
 {
-	uint64_t id = 0;
+	uint64_t id;
 	struct conn *c;
-	size_t i;
-	int d;
 
-	for (i = 0; s[i] != '\0'; i++) {
-		if (i >= 16 || (d = admin_hexval(s[i])) < 0) {
-			admin_fail(call, "usage", "invalid connection id '%s' "
-			    "(16 hex digits)", s);
-			return NULL;
-		}
-		id = id << 4 | (unsigned)d;
-	}
-	if (i != 16 || id == 0) {
-		admin_fail(call, "usage", "invalid connection id '%s' (16 hex "
-		    "digits)", s);
+	if (admin_id_arg(call, s, &id) == -1)
 		return NULL;
-	}
 	c = idmap_get(&call->srv->conns, id);
 	if (c == NULL || (ws_only && (c->state != CONN_WS ||
 	    c->route == NULL))) {
@@ -978,16 +955,7 @@ admin_channel_done(struct server *srv, const struct cluster_cb *cb,
 static int
 admin_id_arg(struct admin_call *call, const char *s, uint64_t *id)
 {
-	size_t i;
-	int d;
-
-	*id = 0;
-	for (i = 0; s[i] != '\0' && i < 16; i++) {
-		if ((d = admin_hexval(s[i])) < 0)
-			break;
-		*id = *id << 4 | (unsigned)d;
-	}
-	if (i != 16 || s[i] != '\0' || *id == 0) {
+	if (strlen(s) != 16 || hex_u64(s, 16, id) == -1 || *id == 0) {
 		admin_fail(call, "usage", "invalid connection id '%s' (16 hex "
 		    "digits)", s);
 		return -1;

@@ -31,6 +31,7 @@
 #include "transport/conn.h"
 #include "transport/h1.h"
 #include "transport/tls.h"
+#include "util/hex.h"
 #include "util/log.h"
 
 /* ABI versions this daemon speaks, best first. */
@@ -1100,60 +1101,23 @@ wsh_auth_request_query(struct wsh_auth_request *q)
 	return q->hreq != NULL ? auth_str(q, q->hreq->query) : "";
 }
 
-static int
-auth_hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 const char *
 wsh_auth_request_query_param(struct wsh_auth_request *q, const char *name)
 {
-	const char *s, *end, *amp, *eq;
-	size_t nlen = strlen(name), o;
+	const char *s;
 	char *out;
+	long n;
 
 	if (q->hreq == NULL)
 		return NULL;
-	s = q->hreq->query.p;
-	end = s + q->hreq->query.len;
-	for (; s < end; s = amp + 1) {
-		if ((amp = memchr(s, '&', (size_t)(end - s))) == NULL)
-			amp = end;
-		eq = memchr(s, '=', (size_t)(amp - s));
-		if ((size_t)((eq != NULL ? eq : amp) - s) != nlen ||
-		    memcmp(s, name, nlen) != 0)
-			continue;
-		if (eq == NULL)
-			return auth_keep(q, "", 0);
-		if ((out = malloc((size_t)(amp - eq))) == NULL)
-			return NULL;
-		o = 0;
-		for (const char *p = eq + 1; p < amp; p++) {
-			if (*p == '%') {
-				if (amp - p < 3 || auth_hexval(p[1]) < 0 ||
-				    auth_hexval(p[2]) < 0 ||
-				    (p[1] == '0' && p[2] == '0')) {
-					free(out);
-					return NULL;
-				}
-				out[o++] = (char)(auth_hexval(p[1]) << 4 |
-				    auth_hexval(p[2]));
-				p += 2;
-			} else
-				out[o++] = *p == '+' ? ' ' : *p;
-		}
-		s = auth_keep(q, out, o);
-		free(out);
-		return s;
-	}
-	return NULL;
+	/* A value decodes to no more bytes than the query has. */
+	if ((out = malloc(q->hreq->query.len + 1)) == NULL)
+		return NULL;
+	n = http_query_param(q->hreq->query, name, out,
+	    q->hreq->query.len + 1);
+	s = n >= 0 ? auth_keep(q, out, (size_t)n) : NULL;
+	free(out);
+	return s;
 }
 
 const char *

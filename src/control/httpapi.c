@@ -26,6 +26,7 @@
 #include "proto/utf8.h"
 #include "transport/conn.h"
 #include "transport/h1.h"
+#include "util/hex.h"
 #include "util/log.h"
 #include "util/msg.h"
 
@@ -213,18 +214,6 @@ httpapi_find(const struct http_request *req, struct http_str *arg,
 	return NULL;
 }
 
-static int
-httpapi_hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /*
  * Percent-decode |len| bytes of |s| into |out| (NUL-terminated); with
  * |plus| a '+' is a space, as in a query. Returns 0, or -1 for a broken
@@ -234,28 +223,11 @@ static int
 httpapi_unescape(const char *s, size_t len, int plus, char *out,
     size_t *outlen)
 {
-	size_t i, o = 0;
-	int hi, lo;
+	long n = http_percent_decode(s, len, plus, out, HTTPAPI_ARG_MAX + 1);
 
-	for (i = 0; i < len; i++) {
-		if (o >= HTTPAPI_ARG_MAX)
-			return -1;
-		if (s[i] == '%') {
-			if (i + 2 >= len)
-				return -1;
-			if ((hi = httpapi_hexval(s[i + 1])) < 0 ||
-			    (lo = httpapi_hexval(s[i + 2])) < 0 ||
-			    (hi == 0 && lo == 0))
-				return -1;
-			out[o++] = (char)(hi << 4 | lo);
-			i += 2;
-		} else if (plus && s[i] == '+')
-			out[o++] = ' ';
-		else
-			out[o++] = s[i];
-	}
-	out[o] = '\0';
-	*outlen = o;
+	if (n < 0)
+		return -1;
+	*outlen = (size_t)n;
 	return 0;
 }
 
@@ -268,47 +240,20 @@ static int
 httpapi_query(const struct http_request *req, const char *name, char *out,
     size_t *outlen)
 {
-	struct http_str q = req->query;
-	size_t i = 0, nlen = strlen(name);
+	long n = http_query_param(req->query, name, out, HTTPAPI_ARG_MAX + 1);
 
-	while (i < q.len) {
-		const char *amp = memchr(q.p + i, '&', q.len - i);
-		size_t end = amp != NULL ? (size_t)(amp - q.p) : q.len;
-		const char *eq = memchr(q.p + i, '=', end - i);
-		size_t klen = (eq != NULL ? (size_t)(eq - q.p) : end) - i;
-
-		if (klen == nlen && memcmp(q.p + i, name, nlen) == 0) {
-			if (eq == NULL) {
-				out[0] = '\0';
-				*outlen = 0;
-				return 1;
-			}
-			return httpapi_unescape(eq + 1,
-			    end - (size_t)(eq + 1 - q.p), 1, out, outlen) == 0 ?
-			    1 : -1;
-		}
-		i = end + 1;
-	}
-	return 0;
+	if (n < 0)
+		return n == -1 ? 0 : -1;
+	*outlen = (size_t)n;
+	return 1;
 }
 
 /* Parse a connection id: 16 hex digits, as the handshake header shows it. */
 static int
 httpapi_parse_id(const char *s, size_t len, uint64_t *id)
 {
-	uint64_t v = 0;
-	int d;
-
-	if (len != 16)
+	if (len != 16 || hex_u64(s, len, id) == -1 || *id == 0)
 		return -1;
-	for (size_t i = 0; i < len; i++) {
-		if ((d = httpapi_hexval(s[i])) < 0)
-			return -1;
-		v = v << 4 | (unsigned)d;
-	}
-	if (v == 0)
-		return -1;
-	*id = v;
 	return 0;
 }
 

@@ -94,59 +94,6 @@ pubsub_is_json(const struct route *r, const struct http_request *req)
 	return sel != NULL && strcmp(sel, ENVELOPE_PROTOCOL) == 0;
 }
 
-static int
-pubsub_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/*
- * Find query parameter |key| of |req| and percent-decode its value into
- * |out| (|len| bytes). Returns the decoded length, -1 when absent, -2 when
- * malformed or too long.
- */
-static long
-pubsub_query_param(const struct http_request *req, const char *key,
-    char *out, size_t len)
-{
-	const char *p = req->query.p, *end = p + req->query.len;
-	size_t klen = strlen(key), o = 0;
-
-	while (p < end) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		const char *stop = amp ? amp : end;
-
-		if ((size_t)(stop - p) > klen && memcmp(p, key, klen) == 0 &&
-		    p[klen] == '=') {
-			for (p += klen + 1; p < stop; p++) {
-				int c = (unsigned char)*p;
-
-				if (c == '%') {
-					if (stop - p < 3 ||
-					    pubsub_hexval(p[1]) < 0 ||
-					    pubsub_hexval(p[2]) < 0)
-						return -2;
-					c = pubsub_hexval(p[1]) << 4 |
-					    pubsub_hexval(p[2]);
-					p += 2;
-				}
-				if (o == len)
-					return -2;
-				out[o++] = (char)c;
-			}
-			return (long)o;
-		}
-		p = stop + 1;
-	}
-	return -1;
-}
-
 /*
  * Fill |url| with the positions in |s| (|len| bytes): one "<epoch>:<seq>"
  * for every channel, or a comma list with one (possibly empty) element per
@@ -205,7 +152,7 @@ pubsub_url_parse(const struct route *r, const struct http_request *req,
 	size_t plen = strlen(r->cfg->path);
 	const char *p = req->path.p + plen, *end = req->path.p + req->path.len;
 	const struct http_header *h;
-	char buf[PUBSUB_SINCE_MAX];
+	char buf[PUBSUB_SINCE_MAX + 1];
 	long n;
 
 	url->n = 0;
@@ -236,7 +183,7 @@ pubsub_url_parse(const struct route *r, const struct http_request *req,
 			break;
 		p = comma + 1;
 	}
-	n = pubsub_query_param(req, "since", buf, sizeof(buf));
+	n = http_query_param(req->query, "since", buf, sizeof(buf));
 	if (n == -2) {
 		*reason = "malformed since parameter";
 		return 400;

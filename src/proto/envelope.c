@@ -9,6 +9,7 @@
 
 #include "proto/envelope.h"
 #include "proto/frame.h"
+#include "util/hex.h"
 
 static const char envelope_hex[] = "0123456789abcdef";
 static const char envelope_b64[] =
@@ -33,34 +34,12 @@ envelope_epoch_format(uint64_t epoch, char out[ENVELOPE_EPOCH_LEN + 1])
 	out[ENVELOPE_EPOCH_LEN] = '\0';
 }
 
-static int
-envelope_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 envelope_epoch_parse(const char *s, size_t len, uint64_t *epoch)
 {
-	uint64_t v = 0;
-
 	if (len != ENVELOPE_EPOCH_LEN)
 		return -1;
-	for (size_t i = 0; i < len; i++) {
-		int d = envelope_hexval(s[i]);
-
-		if (d < 0)
-			return -1;
-		v = v << 4 | (uint64_t)d;
-	}
-	*epoch = v;
-	return 0;
+	return hex_u64(s, len, epoch);
 }
 
 /* Parse a decimal uint64 of 1..20 digits with no sign; 0 or -1. */

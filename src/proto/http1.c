@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "proto/http1.h"
+#include "util/hex.h"
 
 /* Used when the caller passes no limits or zeros. */
 #define HTTP_DEFAULT_MAX_HEAD		8192
@@ -37,6 +38,57 @@ static int
 http_is_blank(unsigned char c)
 {
 	return c == ' ' || c == '\t';
+}
+
+long
+http_percent_decode(const char *s, size_t len, int plus, char *out,
+    size_t outsz)
+{
+	size_t i, o = 0;
+	int hi, lo;
+
+	for (i = 0; i < len; i++) {
+		if (o + 1 >= outsz)
+			return -1;
+		if (s[i] == '%') {
+			if (len - i < 3 ||
+			    (hi = hex_digit((unsigned char)s[i + 1])) < 0 ||
+			    (lo = hex_digit((unsigned char)s[i + 2])) < 0 ||
+			    (hi == 0 && lo == 0))
+				return -1;
+			out[o++] = (char)(hi << 4 | lo);
+			i += 2;
+		} else if (plus && s[i] == '+')
+			out[o++] = ' ';
+		else
+			out[o++] = s[i];
+	}
+	if (outsz > 0)
+		out[o] = '\0';
+	return outsz > 0 ? (long)o : -1;
+}
+
+long
+http_query_param(struct http_str query, const char *name, char *out,
+    size_t outsz)
+{
+	const char *p = query.p, *end = query.p + query.len, *amp, *eq;
+	size_t nlen = strlen(name);
+	long n;
+
+	for (; p < end; p = amp + 1) {
+		if ((amp = memchr(p, '&', (size_t)(end - p))) == NULL)
+			amp = end;
+		eq = memchr(p, '=', (size_t)(amp - p));
+		if ((size_t)((eq != NULL ? eq : amp) - p) != nlen ||
+		    memcmp(p, name, nlen) != 0)
+			continue;
+		n = eq == NULL ? http_percent_decode("", 0, 1, out, outsz) :
+		    http_percent_decode(eq + 1, (size_t)(amp - eq - 1), 1, out,
+		    outsz);
+		return n < 0 ? -2 : n;
+	}
+	return -1;
 }
 
 int

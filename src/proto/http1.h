@@ -72,6 +72,24 @@ int	http_list_next(struct http_str value, size_t *pos, struct http_str *elem);
 /* Case-insensitive comparison of a slice with a C string. */
 int	http_str_eq(struct http_str s, const char *cstr);
 
+/*
+ * Percent-decode |len| bytes of |s| into |out|, which has room for |outsz|
+ * bytes including a terminating NUL; with |plus| a '+' is a space, as in
+ * a query (form encoding). Returns the decoded length, or -1 for a broken
+ * escape, an encoded NUL (%00) or a result that does not fit.
+ */
+long	http_percent_decode(const char *s, size_t len, int plus, char *out,
+	    size_t outsz);
+
+/*
+ * Find parameter |name| in |query| (a=1&b=2, without the '?') and decode
+ * its value as http_percent_decode() does with |plus| set. A name without
+ * '=' has the empty value. Returns the decoded length, -1 when the name is
+ * absent, -2 when its value is malformed or does not fit.
+ */
+long	http_query_param(struct http_str query, const char *name, char *out,
+	    size_t outsz);
+
 /* Reason phrase of a status code ("Bad Request"), "" when unknown. */
 const char *http_status_text(int status);
 

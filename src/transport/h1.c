@@ -16,6 +16,7 @@
 #include "transport/conn.h"
 #include "transport/h1.h"
 #include "transport/h2.h"
+#include "util/hex.h"
 #include "util/log.h"
 #include "util/msg.h"
 
@@ -571,18 +572,6 @@ h1_read_body(struct conn *c, uint8_t *buf, size_t n)
 }
 
 static int
-h1_hex(uint8_t ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
-static int
 h1_is_ctl(uint8_t ch)
 {
 	return (ch < 0x20 && ch != '\t') || ch == 0x7f;
@@ -616,7 +605,7 @@ h1_read_chunked(struct conn *c, uint8_t *buf, size_t n)
 		ch = buf[i++];
 		switch (c->h1_phase) {
 		case H1_CHUNK_SIZE:
-			if ((d = h1_hex(ch)) >= 0) {
+			if ((d = hex_digit(ch)) >= 0) {
 				size = (uint64_t)c->h1_left * 16 + (unsigned)d;
 				if (size > limit - c->body_len) {
 					char why[128];

@@ -60,6 +60,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					abort();
 		} else if (rc != 400 && rc != 405 && rc != 426)
 			abort();
+		/* Query parameters decode within bounds, or fail cleanly. */
+		if (fuzz_req.query.len > 0) {
+			char	 val[64];
+			long	 n;
+
+			n = http_query_param(fuzz_req.query, "since", val,
+			    sizeof(val));
+			if (n < -2 || n >= (long)sizeof(val) ||
+			    (n >= 0 && val[n] != '\0'))
+				abort();
+			n = http_percent_decode(fuzz_req.query.p,
+			    fuzz_req.query.len, 1, val, sizeof(val));
+			if (n < -1 || n >= (long)sizeof(val))
+				abort();
+		}
 	}
 	free(buf);
 	return 0;

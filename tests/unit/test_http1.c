@@ -436,6 +436,74 @@ START_TEST(status_text)
 }
 END_TEST
 
+START_TEST(percent_decode)
+{
+	char	 out[8];
+	struct {
+		const char	*in;
+		int		 plus;
+		long		 want;
+		const char	*out;
+	} v[] = {
+		{ "abc", 0, 3, "abc" },
+		{ "a%20b", 0, 3, "a b" },
+		{ "a+b", 0, 3, "a+b" },
+		{ "a+b", 1, 3, "a b" },
+		{ "%e2%82%AC", 0, 3, "\xe2\x82\xac" },
+		{ "%41%4a%4A", 0, 3, "AJJ" },
+		{ "", 0, 0, "" },
+		{ "%", 0, -1, NULL },		/* broken escapes */
+		{ "%4", 0, -1, NULL },
+		{ "%4g", 0, -1, NULL },
+		{ "%g4", 0, -1, NULL },
+		{ "ab%", 0, -1, NULL },
+		{ "%00", 0, -1, NULL },		/* an encoded NUL */
+		{ "1234567", 0, 7, "1234567" },	/* fits with its NUL */
+		{ "12345678", 0, -1, NULL },	/* does not */
+		{ "%31%32%33%34%35%36%37", 0, 7, "1234567" },
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		long n = http_percent_decode(v[i].in, strlen(v[i].in),
+		    v[i].plus, out, sizeof(out));
+
+		ck_assert_msg(n == v[i].want, "%s: %ld", v[i].in, n);
+		if (n >= 0) {
+			ck_assert_mem_eq(out, v[i].out, (size_t)n);
+			ck_assert_int_eq(out[n], '\0');
+		}
+	}
+	ck_assert_int_eq(http_percent_decode("a", 1, 0, out, 0), -1);
+	ck_assert_int_eq(http_percent_decode("", 0, 0, out, 1), 0);
+}
+END_TEST
+
+START_TEST(query_param)
+{
+	const char	*q = "since=abc%3A12&empty=&flag&x=a+b&bad=%zz&"
+	    "since=second&long=0123456789";
+	struct http_str	 qs = { q, strlen(q) };
+	char		 out[8];
+
+	ck_assert_int_eq(http_query_param(qs, "since", out, sizeof(out)), 6);
+	ck_assert_str_eq(out, "abc:12");	/* the first one wins */
+	ck_assert_int_eq(http_query_param(qs, "empty", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(http_query_param(qs, "flag", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(http_query_param(qs, "x", out, sizeof(out)), 3);
+	ck_assert_str_eq(out, "a b");
+	ck_assert_int_eq(http_query_param(qs, "bad", out, sizeof(out)), -2);
+	ck_assert_int_eq(http_query_param(qs, "long", out, sizeof(out)), -2);
+	ck_assert_int_eq(http_query_param(qs, "missing", out, sizeof(out)),
+	    -1);
+	ck_assert_int_eq(http_query_param(qs, "sinc", out, sizeof(out)), -1);
+	ck_assert_int_eq(http_query_param(qs, "since=", out, sizeof(out)), -1);
+	qs.len = 0;
+	ck_assert_int_eq(http_query_param(qs, "since", out, sizeof(out)), -1);
+}
+END_TEST
+
 static Suite *
 http1_suite(void)
 {
@@ -465,6 +533,8 @@ http1_suite(void)
 	tcase_add_test(tc, list_has_token);
 	tcase_add_test(tc, str_eq);
 	tcase_add_test(tc, status_text);
+	tcase_add_test(tc, percent_decode);
+	tcase_add_test(tc, query_param);
 	suite_add_tcase(s, tc);
 	return s;
 }
