@@ -22,7 +22,9 @@ Scenarios (names for --only):
   latency-100    100 msg/s to 100 subscribers, a load the peers sustain too
   idle-10k       daemon RSS per idle connection, 10 000 connections
   idle-19k       the same at 19 000 (a process may hold 20 000 files here)
-  handshakes     open + handshake + close, 64 in flight
+  handshakes     open + handshake + close, 64 in flight; also against
+                 tests/bench/floor --serve (the "floor" column): a server
+                 that does nothing else, the kernel's share of a handshake
   cluster-fanout   fanout-1k across two nodes on Redis (wshubd-2n: the
                  publisher on node A, subscribers on node B) next to one
                  wshubd: the throughput cost of the Redis hop
@@ -31,10 +33,9 @@ Scenarios (names for --only):
   cluster-latency-100  latency-100 the same way: the Redis hop's latency
                  at a load far from any limit
   floor          no server: tests/bench/floor writes to 1 000 loopback
-                 sockets itself, one 64-byte message per writev and then
-                 16 x 4 KiB per writev: the kernel's own cost per write on
-                 this machine, a floor under every server's latency-1k
-                 round and fanout-1k-4k rate
+                 sockets itself, one 64-byte message per writev: the
+                 kernel's own cost per write on this machine, a floor
+                 under every server's latency-1k round
 
 `wshub bench` inflates every compressed delivery, as a real client does
 (wshbench counts compressed frames without inflating them): in the deflate
@@ -76,7 +77,7 @@ SCENARIOS = [
     ("latency-100", "latency", {"n": 100, "s": 64, "rate": 100}),
     ("idle-10k", "idle", {"n": 10000}),
     ("idle-19k", "idle", {"n": 19000}),
-    ("handshakes", "handshakes", {"c": 64}),
+    ("handshakes", "handshakes", {"c": 64, "floor": True}),
     ("cluster-fanout", "fanout", {"n": 1000, "s": 64, "w": 64,
                                   "cluster": True}),
     ("cluster-latency", "latency", {"n": 1000, "s": 64, "rate": 1000,
@@ -229,11 +230,36 @@ class Server:
         raise NotImplementedError
 
 
+class FloorServer(Server):
+    """tests/bench/floor --serve: the least a WebSocket server can do per
+    handshake (accept, read, 101, close reply, close), as a floor next to
+    wshubd in the handshakes scenario only."""
+
+    name = "floor"
+
+    def __init__(self, pin, workdir, binary):
+        super().__init__(pin, workdir)
+        self.binary = binary
+
+    def available(self):
+        if not self.binary:
+            return "no tests/bench/floor binary"
+        return None
+
+    def command(self):
+        return [self.binary, "--serve", str(self.port)]
+
+    def urls(self, mode, chan):
+        return ["--sub-url", "ws://127.0.0.1:%d/echo" % self.port]
+
+
 def cluster_pair(params, server):
     """Whether |server| runs in a scenario: the two-node cluster only in
     the cluster scenarios, where it is compared with one wshubd alone."""
     if server.name == WshubdCluster.name:
         return bool(params.get("cluster"))
+    if server.name == FloorServer.name:
+        return params.get("floor", False)
     return not params.get("cluster") or server.name == "wshubd"
 
 
@@ -631,8 +657,7 @@ def run_wshbench(wshbench, pin, mode, params, server, chan, args, label,
 # --------------------------------------------------------------------------
 # floor
 
-FLOOR_CASES = [("floor-64", ["-n", "1000", "-k", "1", "-s", "64"]),
-               ("floor-4k", ["-n", "1000", "-k", "16", "-s", "4096"])]
+FLOOR_CASES = [("floor-64", ["-n", "1000", "-k", "1", "-s", "64"])]
 
 
 def find_floor(args):
@@ -828,8 +853,9 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="short runs (2 s), one run each")
     ap.add_argument("--only", help="comma-separated scenario names")
-    ap.add_argument("--peers", default="nchan,node",
-                    help="peers to compare with: nchan,node or none")
+    ap.add_argument("--peers", default="nchan,node,floor",
+                    help="peers to compare with: nchan,node,floor or none "
+                    "(floor: tests/bench/floor --serve, handshakes only)")
     ap.add_argument("--nchan-publisher", choices=("http", "ws"), default="http",
                     help="nchan publisher: HTTP POST (default) or WebSocket")
     ap.add_argument("--no-pin", action="store_true", help="do not use taskset")
@@ -884,6 +910,8 @@ def main():
             servers.append(Nchan(pin, workdir, args.nchan_publisher))
         if "node" in peers:
             servers.append(NodeWs(pin, workdir))
+        if "floor" in peers and any(p.get("floor") for _, _, p in scen_list):
+            servers.append(FloorServer(pin, workdir, find_floor(args)))
         if any(p.get("cluster") for _, _, p in scen_list):
             servers.append(WshubdCluster(pin, workdir, args.wshubd))
         active = []

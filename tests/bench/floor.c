@@ -15,6 +15,12 @@
  *        [--nodelay 0|1] [--pin] [--json]
  * Prints writev calls per second, writer CPU microseconds per writev and
  * messages per second; with --json one JSON object.
+ *
+ * floor --serve PORT runs the least a WebSocket server can do per
+ * connection instead, until SIGTERM: accept, read the request (whole in
+ * one read, as load generators send it), answer 101 with the accept key,
+ * answer a close frame and close. bench.py measures its handshakes per CPU
+ * second next to wshubd's: the kernel's share of a handshake.
  */
 #define _GNU_SOURCE
 #include <sys/epoll.h>
@@ -36,6 +42,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/sha.h>
 
 #define FLOOR_MAX_K	64
 
@@ -101,6 +110,114 @@ reader(int *fds, int n)
 	_exit(0);
 }
 
+/* --serve: one connection's input, read until EAGAIN. */
+static void
+serve_read(int fd, unsigned char *state)
+{
+	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+	static const unsigned char close_frame[] = { 0x88, 2, 0x03, 0xe8 };
+	char buf[4096], key[128], resp[256], acc[32];
+	unsigned char sha[SHA_DIGEST_LENGTH];
+	const char *k;
+	ssize_t r;
+	size_t kl;
+	int rl;
+
+	for (;;) {
+		if ((r = read(fd, buf, sizeof(buf) - 1)) < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return;
+		if (r <= 0)
+			break;
+		if (state[fd] == 1) {
+			/* Any close frame ends it; data frames are dropped. */
+			if ((buf[0] & 0x0f) == 0x8) {
+				(void)write(fd, close_frame, sizeof(close_frame));
+				break;
+			}
+			continue;
+		}
+		buf[r] = '\0';
+		if (strstr(buf, "\r\n\r\n") == NULL ||
+		    (k = strcasestr(buf, "\nSec-WebSocket-Key:")) == NULL)
+			break;
+		for (k += 19; *k == ' '; k++)
+			;
+		for (kl = 0; k[kl] != '\r' && k[kl] != '\0' && kl < 64; kl++)
+			key[kl] = k[kl];
+		memcpy(key + kl, guid, sizeof(guid) - 1);
+		SHA1((unsigned char *)key, kl + sizeof(guid) - 1, sha);
+		EVP_EncodeBlock((unsigned char *)acc, sha, sizeof(sha));
+		rl = snprintf(resp, sizeof(resp), "HTTP/1.1 101 Switching "
+		    "Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		    "Sec-WebSocket-Accept: %s\r\n\r\n", acc);
+		if (write(fd, resp, (size_t)rl) != rl)
+			break;
+		state[fd] = 1;
+	}
+	close(fd);
+}
+
+/* --serve PORT: the minimal handshake server, until a signal ends it. */
+static int
+serve(int port)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct epoll_event ev[256], e;
+	unsigned char *state;
+	int lfd, ep, one = 1;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)port);
+	if ((state = calloc(1 << 16, 1)) == NULL)
+		die("floor: calloc");
+	if ((lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0)) == -1 ||
+	    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(lfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) ||
+	    bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
+	    listen(lfd, 511) == -1 || (ep = epoll_create1(0)) == -1)
+		die("floor: listen");
+	e.events = EPOLLIN;
+	e.data.fd = lfd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &e) == -1)
+		die("floor: epoll_ctl");
+	for (;;) {
+		int n = epoll_wait(ep, ev, 256, -1);
+
+		if (n < 0 && errno != EINTR)
+			die("floor: epoll_wait");
+		for (int i = 0; i < n; i++) {
+			int fd = ev[i].data.fd;
+
+			if (fd != lfd) {
+				serve_read(fd, state);
+				continue;
+			}
+			for (int k = 0; k < 64; k++) {
+				int cfd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+
+				if (cfd < 0)
+					break;
+				if (cfd >= (1 << 16)) {
+					close(cfd);
+					continue;
+				}
+				state[cfd] = 0;
+				e.events = EPOLLIN | EPOLLET;
+				e.data.fd = cfd;
+				if (epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &e) == -1) {
+					close(cfd);
+					continue;
+				}
+				/* The request usually came with the last ACK. */
+				serve_read(cfd, state);
+			}
+		}
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -108,6 +225,7 @@ main(int argc, char **argv)
 		{ "nodelay", required_argument, NULL, 'N' },
 		{ "pin", no_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "serve", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct sockaddr_in sa = { .sin_family = AF_INET };
@@ -131,9 +249,11 @@ main(int argc, char **argv)
 		case 'N': nodelay = atoi(optarg) != 0; break;
 		case 'p': pin = 1; break;
 		case 'j': json = 1; break;
+		case 'S': return serve(atoi(optarg));
 		default:
 			fprintf(stderr, "usage: floor [-n N] [-k K] [-s S] "
-			    "[-d SECS] [--nodelay 0|1] [--pin] [--json]\n");
+			    "[-d SECS] [--nodelay 0|1] [--pin] [--json]\n"
+			    "       floor --serve PORT\n");
 			return 2;
 		}
 	}

@@ -1611,7 +1611,13 @@ run_flow(struct bench *b)
 			 * 10 000 subscribers); a fixed-rate run gets 5 s, after
 			 * which what is missing is a backlog: overload.
 			 */
-			if (b->outstanding == 0)
+			/*
+			 * The publisher's own copies (wshubd's pubsub sends
+			 * them, possibly last in a round) count as in flight.
+			 */
+			if (b->outstanding == 0 && (b->pc == NULL ||
+			    b->pub_rx <= b->pub_bad ||
+			    b->pc->expect >= b->sent))
 				b->phase = P_END;
 			else if ((b->mode == M_LATENCY && t - b->t_phase >= 5.0) ||
 			    t - b->last_progress >= STALL_SECS ||
